@@ -1,0 +1,3 @@
+from ordinaut.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The REST API: app factory, routes, request/response schemas, authentication."""

@@ -1,0 +1,1 @@
+"""Operations shared by every front door (REST API, MCP server, CLI): one implementation each."""

@@ -1,0 +1,106 @@
+"""Queries on `agent`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ordinaut.core.models import Agent
+from ordinaut.store.schema import agent
+
+
+def _to_agent(row: sa.RowMapping) -> Agent:
+    return Agent(
+        id=row["id"],
+        name=row["name"],
+        scopes=tuple(row["scopes"]),
+        active=row["active"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def agent_insert(
+    conn: AsyncConnection,
+    *,
+    id: str,
+    name: str,
+    scopes: Sequence[str],
+    key_id: str,
+    secret_hash: str,
+    now: datetime,
+) -> Agent:
+    values: dict[str, Any] = {
+        "id": id,
+        "name": name,
+        "scopes": list(scopes),
+        "key_id": key_id,
+        "secret_hash": secret_hash,
+        "active": True,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await conn.execute(agent.insert().values(values))
+    return Agent(
+        id=id, name=name, scopes=tuple(scopes), active=True, created_at=now, updated_at=now
+    )
+
+
+async def agent_count(conn: AsyncConnection) -> int:
+    return int((await conn.execute(sa.select(sa.func.count()).select_from(agent))).scalar_one())
+
+
+async def agent_get(conn: AsyncConnection, agent_id: str) -> Agent | None:
+    row = (await conn.execute(sa.select(agent).where(agent.c.id == agent_id))).mappings().first()
+    return _to_agent(row) if row else None
+
+
+async def agent_get_by_name(conn: AsyncConnection, name: str) -> Agent | None:
+    row = (await conn.execute(sa.select(agent).where(agent.c.name == name))).mappings().first()
+    return _to_agent(row) if row else None
+
+
+async def agent_credentials_by_key_id(
+    conn: AsyncConnection, key_id: str
+) -> tuple[Agent, str] | None:
+    """The agent owning `key_id` and its secret hash, for verifying a presented secret."""
+    row = (await conn.execute(sa.select(agent).where(agent.c.key_id == key_id))).mappings().first()
+    return (_to_agent(row), row["secret_hash"]) if row else None
+
+
+async def agent_secret_hash(conn: AsyncConnection, agent_id: str) -> str | None:
+    query = sa.select(agent.c.secret_hash).where(agent.c.id == agent_id)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def agent_list(conn: AsyncConnection, *, limit: int, offset: int) -> tuple[list[Agent], int]:
+    query = sa.select(agent).order_by(agent.c.created_at, agent.c.id).limit(limit).offset(offset)
+    rows = (await conn.execute(query)).mappings().all()
+    return [_to_agent(r) for r in rows], await agent_count(conn)
+
+
+async def agent_update(
+    conn: AsyncConnection, agent_id: str, *, now: datetime, **changes: Any
+) -> Agent | None:
+    query = (
+        agent.update()
+        .where(agent.c.id == agent_id)
+        .values(**changes, updated_at=now)
+        .returning(*agent.c)
+    )
+    row = (await conn.execute(query)).mappings().first()
+    return _to_agent(row) if row else None
+
+
+async def agent_delete(conn: AsyncConnection, agent_id: str) -> bool:
+    result = await conn.execute(agent.delete().where(agent.c.id == agent_id))
+    return bool(result.rowcount)
+
+
+async def agent_admin_ids(conn: AsyncConnection) -> list[str]:
+    rows = (await conn.execute(sa.select(agent.c.id, agent.c.scopes))).all()
+    return [r.id for r in rows if "admin" in r.scopes]

@@ -1,0 +1,133 @@
+"""The `Store`: one async engine per process, configured per dialect."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ordinaut.core.errors import ConfigurationError, StoreUnavailable
+
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs operators write (`postgresql://`, `sqlite:///x.db`); pick our driver."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"DATABASE_URL {url!r} is not a database URL") from exc
+    backend = parsed.get_backend_name()
+    if backend not in ("postgresql", "postgres", "sqlite"):
+        raise ConfigurationError(
+            f"DATABASE_URL uses {backend!r}; Ordinaut supports postgresql:// and sqlite:///"
+        )
+    return parsed.set(drivername=_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # isolation_level=None hands transaction control to the "begin" hook below
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of
+    # failing with "database is locked" when a read transaction tries to upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """Owns the engine; hands out transactions. Query functions live in the sibling modules."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = normalize_database_url(database_url)
+        self.dialect = make_url(self.url).get_backend_name()
+        self.engine: AsyncEngine = self._create_engine(pool_size, echo)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def _create_engine(self, pool_size: int, echo: bool) -> AsyncEngine:
+        if self.dialect == "sqlite":
+            # one connection per process: SQLite has one writer anyway, and sharing it avoids
+            # lock waits between coroutines of the same process
+            engine = create_async_engine(
+                self.url,
+                echo=echo,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=60,
+                connect_args={"timeout": 30},
+            )
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "begin", _sqlite_begin)
+            return engine
+        return create_async_engine(
+            self.url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10},
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads (autobegin; rolled back on close)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailable` with a one-line reason if the database cannot be reached."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except (OperationalError, DBAPIError, OSError) as exc:
+            raise StoreUnavailable(f"database unreachable: {_first_line(exc)}") from exc
+
+    def pool_status(self) -> dict[str, int]:
+        pool: Any = self.engine.pool
+        try:
+            return {
+                "size": pool.size(),
+                "checked_out": pool.checkedout(),
+                "overflow": pool.overflow(),
+            }
+        except AttributeError:
+            return {}
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return text[0] if text else type(inner).__name__
