@@ -19,7 +19,9 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from argon2 import PasswordHasher
 
+from ordinaut.services import secrets
 from ordinaut.store.engine import Store
 from ordinaut.store.migrate import upgrade
 from ordinaut.store.schema import metadata
@@ -42,6 +44,15 @@ def _pg_url(dbname: str) -> str:
     return f"{base}/{dbname}"
 
 
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real Argon2 at its lowest cost: agents are made in milliseconds, not a second each.
+
+    Verification reads the parameters from the stored hash, so nothing else changes.
+    """
+    monkeypatch.setattr(secrets, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A migrated PostgreSQL database for this test session; dropped at the end."""
@@ -62,6 +73,13 @@ def truncate_all(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> Iterator[str]:
+    """The session's PostgreSQL database for one test, emptied afterwards."""
+    yield pg_database
+    truncate_all(pg_database)
 
 
 @pytest.fixture(scope="session")

@@ -84,7 +84,10 @@ async def _bootstrap(settings: Settings, store: Store) -> None:
 def _serve(settings: Settings, store: Store, embedded: bool) -> None:
     from ordinaut.runtime import build_app  # deferred: pulls in every subsystem
 
-    api = build_app(settings, store, embedded=embedded)
+    try:
+        api = build_app(settings, store, embedded=embedded)
+    except OrdinautError as exc:
+        raise _fail(exc.message) from None
     config = uvicorn.Config(
         api,
         host=settings.host,
@@ -117,7 +120,50 @@ def up() -> None:
 def api() -> None:
     """Run the API alone (production: scheduler and workers run as their own processes)."""
     settings = _settings()
+    _migrate_check(settings)
     _serve(settings, Store(settings.database_url), embedded=False)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run a scheduler: turns due tasks into queued occurrences (any number may run)."""
+    from ordinaut.scheduling.main import run_scheduler
+
+    settings = _settings()
+    _migrate_check(settings)
+    _guard(lambda: run_scheduler(settings))
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker: claims queued occurrences and runs their pipelines."""
+    from ordinaut.worker.main import run_worker
+
+    settings = _settings()
+    _migrate_check(settings)
+    _guard(lambda: run_worker(settings))
+
+
+def _migrate_check(settings: Settings) -> None:
+    """Fail early, in one line, when the database is unreachable."""
+    store = Store(settings.database_url)
+
+    async def ping() -> None:
+        try:
+            await store.ping()
+        finally:
+            await store.dispose()
+
+    _run(ping)
+
+
+def _guard(body: Callable[[], None]) -> None:
+    try:
+        body()
+    except OrdinautError as exc:
+        raise _fail(exc.message) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
 
 
 @app.command()

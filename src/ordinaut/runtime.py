@@ -1,15 +1,77 @@
-"""Composition root: which components run in which process."""
+"""Composition root: which components run in which process.
+
+`ordinaut up` runs everything in one process and wakes its parts with in-process signals;
+`ordinaut api|scheduler|worker` run one part each and wake each other through PostgreSQL.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
 from ordinaut.api.app import Component, create_app
 from ordinaut.core.settings import Settings
+from ordinaut.core.signals import LocalSignal
+from ordinaut.scheduling.scheduler import Scheduler
+from ordinaut.services.context import ServiceContext
+from ordinaut.store.channels import TASKS_CHANGED, WORK_AVAILABLE
 from ordinaut.store.engine import Store
+from ordinaut.worker.loop import Worker
+from ordinaut.worker.runner import TaskPipelineRunner
+
+
+@dataclass
+class EmbeddedScheduler:
+    """The scheduler of `ordinaut up`, woken by the API's in-process signals."""
+
+    context: ServiceContext
+    scheduler: Scheduler | None = field(default=None, init=False)
+
+    async def start(self) -> None:
+        ctx = self.context
+        self.scheduler = Scheduler(
+            ctx.settings,
+            ctx.store,
+            ctx.clock,
+            wakeup=ctx.signal(TASKS_CHANGED),
+            work_signal=ctx.signal(WORK_AVAILABLE),
+        )
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+
+
+@dataclass
+class EmbeddedWorker:
+    """The worker of `ordinaut up`; built at start, once the app's tool registry exists."""
+
+    context: ServiceContext
+    worker: Worker | None = field(default=None, init=False)
+
+    async def start(self) -> None:
+        ctx = self.context
+        runner = TaskPipelineRunner(ctx.registry, ctx.clock, ctx.store)
+        self.worker = Worker(
+            ctx.settings,
+            ctx.store,
+            ctx.clock,
+            runner,
+            wakeup=LocalSignal(ctx.signal(WORK_AVAILABLE)),
+        )
+        await self.worker.start()
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+
+
+def embedded_components(context: ServiceContext) -> list[Component]:
+    return [EmbeddedScheduler(context), EmbeddedWorker(context)]
 
 
 def build_app(settings: Settings, store: Store, *, embedded: bool) -> FastAPI:
     """The API; with `embedded`, also the scheduler and worker of the single-process default."""
-    components: list[Component] = []
-    return create_app(settings, store=store, components=components)
+    return create_app(settings, store=store, components=embedded_components if embedded else None)

@@ -50,7 +50,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: OrdinautError) -> JSONResponse:
         if exc.status >= 500:
             log.error("request.failed", code=exc.code, error=exc.message)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers: dict[str, str] | None = getattr(exc, "headers", None)
+        if exc.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
         return problem_response(
             request,
             exc.status,

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     extensions_enabled: Annotated[list[str] | None, NoDecode] = Field(
         None, alias="ORDINAUT_EXTENSIONS"
     )
+    ext_grants: str = Field("", alias="ORDINAUT_EXT_GRANTS")
     extensions_disabled: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="ORDINAUT_EXTENSIONS_DISABLED"
     )

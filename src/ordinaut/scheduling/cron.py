@@ -10,6 +10,7 @@ both are restricted (Vixie cron), which is croniter's `day_or=True`.
 from __future__ import annotations
 
 import calendar
+import copy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -161,11 +162,20 @@ def parse_cron(expr: str) -> CronExpr:
     return CronExpr(text, with_seconds)
 
 
+@lru_cache(maxsize=4096)
+def _template(cron: CronExpr) -> croniter:
+    epoch = datetime(2000, 1, 1)  # noqa: DTZ001 - cron steps through naive wall times
+    return croniter(cron.text, epoch, day_or=True, second_at_beginning=cron.with_seconds)
+
+
 def cron_walls(cron: CronExpr, start: datetime) -> Iterator[datetime]:
-    """Naive wall times matching `cron`, strictly after the naive wall time `start`."""
-    it = croniter(
-        cron.text, start, ret_type=datetime, day_or=True, second_at_beginning=cron.with_seconds
-    )
+    """Naive wall times matching `cron`, strictly after the naive wall time `start`.
+
+    Parsing an expression costs more than stepping it, and the scheduler asks for the next
+    time of the same few expressions again and again: each call copies a parsed template.
+    """
+    it = copy.copy(_template(cron))
+    it.set_current(start, force=True)
     while True:
         try:
             wall: datetime = it.get_next(datetime)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.models import Agent
-from ordinaut.store.schema import agent
+from ordinaut.store.schema import agent, task
 
 
 def _to_agent(row: sa.RowMapping) -> Agent:
@@ -101,6 +101,17 @@ async def agent_delete(conn: AsyncConnection, agent_id: str) -> bool:
     return bool(result.rowcount)
 
 
-async def agent_admin_ids(conn: AsyncConnection) -> list[str]:
-    rows = (await conn.execute(sa.select(agent.c.id, agent.c.scopes))).all()
+async def agent_admin_ids(conn: AsyncConnection, *, lock: bool = False) -> list[str]:
+    """Ids of the active admins. `lock` holds their rows (PostgreSQL) until the transaction ends,
+    so two admins removing each other at once cannot leave none; SQLite writers are serial."""
+    query = sa.select(agent.c.id, agent.c.scopes).where(agent.c.active).order_by(agent.c.id)
+    if lock:
+        query = query.with_for_update()
+    rows = (await conn.execute(query)).all()
     return [r.id for r in rows if "admin" in r.scopes]
+
+
+async def agent_task_count(conn: AsyncConnection, agent_id: str) -> int:
+    """Tasks the agent created: they keep it from being deleted (deactivate it instead)."""
+    query = sa.select(sa.func.count()).select_from(task).where(task.c.created_by == agent_id)
+    return int((await conn.execute(query)).scalar_one())

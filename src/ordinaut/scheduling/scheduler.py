@@ -1,0 +1,270 @@
+"""The scheduler loop: turns due tasks into `due_work` rows and advances `task.next_run_at`.
+
+Any number of schedulers may run against one database: due tasks are claimed with SKIP LOCKED
+and the ledger's unique (task_id, scheduled_for) key makes every enqueue exactly-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ordinaut.core.clock import Clock
+from ordinaut.core.ids import new_id
+from ordinaut.core.settings import Settings
+from ordinaut.core.states import Catchup, DstGap, DstOverlap, ScheduleKind, TaskStatus, WorkState
+from ordinaut.scheduling.catchup import FirePlan, plan_fires
+from ordinaut.scheduling.spec import ScheduleSpec
+from ordinaut.store.channels import WORK_AVAILABLE, channel_notify
+from ordinaut.store.engine import Store
+from ordinaut.store.scheduling import (
+    DueTask,
+    due_work_enqueue_batch,
+    outbox_insert_batch,
+    task_advance,
+    task_claim_due,
+    task_next_due_at,
+)
+
+log = structlog.get_logger("ordinaut.scheduler")
+
+STORE_RETRY_SECONDS = 1.0
+"""Pause after a failed tick (the database is unreachable or restarting)."""
+HELD_ELSEWHERE_RETRY_SECONDS = 0.1
+"""Pause when every due task is locked by another scheduler's open transaction."""
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one tick did; `next_due` is the earliest next_run_at it saw after its batch."""
+
+    tasks: int = 0
+    enqueued: int = 0
+    missed: int = 0
+    at: datetime | None = None
+    next_due: datetime | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.tasks > 0
+
+
+def _rows_for(task: DueTask, plan: FirePlan, now: datetime) -> list[dict[str, Any]]:
+    common = {
+        "task_id": task.id,
+        "max_attempts": task.max_retries + 1,
+        "priority": task.priority,
+        "concurrency_key": task.concurrency_key,
+        "event_id": None,
+        "attempt": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    rows = [
+        common
+        | {
+            "id": new_id(),
+            "scheduled_for": t,
+            "run_at": t,
+            "state": WorkState.SCHEDULED.value,
+            "reason": None,
+            "finished_at": None,
+        }
+        for t in plan.run
+    ]
+    rows += [
+        common
+        | {
+            "id": new_id(),
+            "scheduled_for": m.scheduled_for,
+            "run_at": m.scheduled_for,
+            "state": WorkState.MISSED.value,
+            "reason": m.reason,
+            "finished_at": now,
+        }
+        for m in plan.missed
+    ]
+    return rows
+
+
+def _spec_of(task: DueTask) -> ScheduleSpec:
+    return ScheduleSpec(
+        kind=ScheduleKind(task.schedule_kind),
+        expr=task.schedule_expr,
+        timezone=task.timezone,
+        dtstart=task.dtstart,
+        dst_gap=DstGap(task.dst_gap),
+        dst_overlap=DstOverlap(task.dst_overlap),
+    )
+
+
+def _event_of(row: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
+    kind = "occurrence.enqueued" if row["state"] == "scheduled" else "occurrence.missed"
+    payload = {
+        "task_id": row["task_id"],
+        "due_work_id": row["id"],
+        "scheduled_for": row["scheduled_for"].isoformat(),
+        "reason": row["reason"],
+    }
+    return kind, row["task_id"], payload
+
+
+def _advance(task: DueTask, plan: FirePlan, now: datetime) -> dict[str, Any]:
+    exhausted = plan.next_run_at is None and task.schedule_kind != ScheduleKind.ONCE
+    status = TaskStatus.COMPLETED if exhausted else TaskStatus(task.status)
+    return {
+        "id": task.id,
+        "next_run_at": plan.next_run_at,
+        "status": status.value,
+        "updated_at": now,
+    }
+
+
+@dataclass
+class Scheduler:
+    """`await scheduler.tick()` once, or `start()`/`stop()` it as a component of a process.
+
+    `wakeup` is set by whoever changes tasks (the API in-process, or a LISTEN on PostgreSQL);
+    `work_signal`, if given, is set after a tick that enqueued something (the embedded worker).
+    """
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    work_signal: asyncio.Event | None = None
+    enqueued_total: int = 0
+    _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
+
+    async def tick(self) -> TickResult:
+        """Handle one batch of due tasks in one transaction."""
+        async with self.store.transaction() as conn:
+            result = await self._tick_in(conn)
+        return self._after_commit(result)
+
+    async def _tick_in(self, conn: AsyncConnection) -> TickResult:
+        now = self.clock.now()
+        limit = self.settings.scheduler_batch_size
+        due = await task_claim_due(conn, now=now, limit=limit)
+        rows: list[dict[str, Any]] = []
+        updates = []
+        for task in due:
+            plan = self._plan(task, now)
+            rows += _rows_for(task, plan, now)
+            updates.append(_advance(task, plan, now))
+        inserted = set(await due_work_enqueue_batch(conn, rows))
+        await task_advance(conn, updates)
+        await self._announce(conn, rows, inserted, now)
+        enqueued = sum(1 for r in rows if r["id"] in inserted and r["state"] == "scheduled")
+        # a full batch means more may be waiting: no need to ask when the next one is due
+        next_due = None if len(due) >= limit else await task_next_due_at(conn)
+        return TickResult(len(due), enqueued, len(inserted) - enqueued, now, next_due)
+
+    def _after_commit(self, result: TickResult) -> TickResult:
+        if result.enqueued + result.missed and self.work_signal is not None:
+            self.work_signal.set()
+        self.enqueued_total += result.enqueued
+        return result
+
+    def _plan(self, task: DueTask, now: datetime) -> FirePlan:
+        try:
+            return plan_fires(
+                _spec_of(task),
+                task.next_run_at,
+                now,
+                grace_seconds=task.misfire_grace_seconds,
+                catchup=Catchup(task.catchup),
+            )
+        except Exception as exc:  # a task whose schedule no longer evaluates must not stall us
+            log.error("scheduler.task_schedule_failed", task_id=task.id, error=str(exc))
+            return FirePlan(run=[task.next_run_at], next_run_at=None)
+
+    async def _announce(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]], inserted: set[str], now: datetime
+    ) -> None:
+        """One outbox event per occurrence actually inserted, all in one round trip."""
+        events = [_event_of(row) for row in rows if row["id"] in inserted]
+        await outbox_insert_batch(conn, events, now)
+        if inserted:
+            await channel_notify(conn, WORK_AVAILABLE)
+
+    async def seconds_until_due(self) -> float:
+        """How long to sleep before the earliest next_run_at (at most SCHEDULER_MAX_SLEEP)."""
+        async with self.store.connect() as conn:
+            return self._delay_until(await task_next_due_at(conn))
+
+    def _delay_until(self, next_due: datetime | None) -> float:
+        ceiling = self.settings.scheduler_max_sleep
+        if next_due is None:
+            return ceiling
+        return max(0.0, min(ceiling, (next_due - self.clock.now()).total_seconds()))
+
+    def _sleep_after(self, result: TickResult) -> float:
+        """How long to sleep after a tick before the next one."""
+        if result.tasks >= self.settings.scheduler_batch_size:
+            return 0.0  # a full batch: more may be waiting
+        if result.next_due is not None and result.at and result.next_due <= result.at:
+            # Due at our claim yet not claimed: another scheduler holds it. Its commit moves
+            # next_run_at on; look again soon in case it crashed and rolled back instead.
+            return min(HELD_ELSEWHERE_RETRY_SECONDS, self.settings.scheduler_max_sleep)
+        return self._delay_until(result.next_due)
+
+    async def run(self) -> None:
+        """Tick while there is work; otherwise sleep until the next due time or a wake-up.
+
+        On PostgreSQL the loop keeps one connection between ticks (no pool checkout and
+        pre-ping per tick: fewer round trips between a due instant and its commit); after any
+        error it drops that connection, pauses, and connects again.
+        """
+        while not self._stopping:
+            try:
+                async with self._loop_connection() as conn:
+                    await self._loop(conn)
+            except Exception as exc:  # the database may be briefly unreachable: keep going
+                log.error("scheduler.tick_failed", error=str(exc))
+                await self._sleep(STORE_RETRY_SECONDS)
+
+    @contextlib.asynccontextmanager
+    async def _loop_connection(self) -> AsyncIterator[AsyncConnection | None]:
+        if not self.store.is_postgres:  # SQLite: share the one pooled connection per tick
+            yield None
+            return
+        async with self.store.engine.connect() as conn:
+            yield conn
+
+    async def _loop(self, conn: AsyncConnection | None) -> None:
+        while not self._stopping:
+            self.wakeup.clear()  # before the tick: a change made during it wakes the next one
+            if conn is None:
+                result = await self.tick()
+            else:
+                async with conn.begin():
+                    result = await self._tick_in(conn)
+                result = self._after_commit(result)
+            delay = self._sleep_after(result)
+            if delay > 0:
+                await self._sleep(delay)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wakeup.wait(), timeout=seconds)
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self.run(), name="ordinaut-scheduler")
+
+    async def stop(self) -> None:
+        """Finish the tick in progress (it commits), then return."""
+        self._stopping = True
+        self.wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None

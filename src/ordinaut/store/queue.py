@@ -1,0 +1,560 @@
+"""Queries on `due_work` as a queue: enqueue, claim, guarded finishes, leases, recovery.
+
+Every write after a claim is guarded by `state = 'running' AND locked_by = :worker AND
+attempt = :attempt` and reports whether it applied: zero rows means the lease was lost (it
+expired and the occurrence was recovered), and the caller drops its late result.
+
+The claim is the one query with a version per dialect, kept side by side below.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ordinaut.core.ids import new_id
+from ordinaut.core.models import DueWork, Task
+from ordinaut.core.states import WorkState
+from ordinaut.store.outbox import CORE_STREAM
+from ordinaut.store.rows import to_value
+from ordinaut.store.schema import due_work, event, outbox, task
+from ordinaut.store.types import UTCDateTime
+
+RUN_NOW_REASON = "run_now"  # occurrences made by run-now run even while their task is paused
+CANCELED_REASON = "task canceled"
+WORKER_LOST = "worker lost"
+
+Attempt = tuple[str, int]
+"""(due_work id, attempt number): what a guarded write names."""
+
+# ---------------------------------------------------------------------------------- enqueue
+
+
+@dataclass(frozen=True)
+class NewOccurrence:
+    """An occurrence to enqueue; priority, key and max attempts come from the task."""
+
+    task: Task
+    scheduled_for: datetime
+    run_at: datetime
+    reason: str | None = None
+    event_id: str | None = None
+
+
+def _occurrence_row(item: NewOccurrence, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "task_id": item.task.id,
+        "scheduled_for": item.scheduled_for,
+        "run_at": item.run_at,
+        "state": WorkState.SCHEDULED.value,
+        "attempt": 0,
+        "max_attempts": item.task.max_retries + 1,
+        "priority": item.task.priority,
+        "concurrency_key": item.task.concurrency_key,
+        "locked_by": None,
+        "locked_until": None,
+        "reason": item.reason,
+        "event_id": item.event_id,
+        "created_at": now,
+        "updated_at": now,
+        "finished_at": None,
+    }
+
+
+async def due_work_enqueue_many(
+    conn: AsyncConnection, items: Sequence[NewOccurrence], *, now: datetime
+) -> list[str]:
+    """Insert occurrences, skipping any (task, scheduled_for) already there; returns new ids."""
+    if not items:
+        return []
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    query = (
+        insert(due_work)
+        .on_conflict_do_nothing(index_elements=["task_id", "scheduled_for"])
+        .returning(due_work.c.id)
+    )
+    rows = [_occurrence_row(item, now) for item in items]
+    return list((await conn.execute(query, rows)).scalars())
+
+
+# ------------------------------------------------------------------------------------ claim
+
+_CLAIMABLE = """
+    dw.state IN ('scheduled', 'retrying') AND dw.run_at <= :now
+    AND (dw.reason = 'run_now' OR NOT EXISTS (
+        SELECT 1 FROM task t WHERE t.id = dw.task_id AND t.status = 'paused'))
+    AND (dw.concurrency_key IS NULL OR NOT EXISTS (
+        SELECT 1 FROM due_work r
+        WHERE r.state = 'running' AND r.concurrency_key = dw.concurrency_key))
+"""
+# written so the planner walks ix_due_work_claim in (priority, run_at) order and stops at the
+# limit, instead of sorting every due row; the task's status is looked up per chosen row
+_TASK_STATUS = "(SELECT t.status FROM task t WHERE t.id = task_id)"
+
+_CLAIM_SET = """
+    state = CASE WHEN chosen.task_status = 'canceled' THEN 'canceled' ELSE 'running' END,
+    attempt = CASE WHEN chosen.task_status = 'canceled' THEN due_work.attempt
+                   ELSE due_work.attempt + 1 END,
+    locked_by = CASE WHEN chosen.task_status = 'canceled' THEN NULL ELSE :worker END,
+    locked_until = CASE WHEN chosen.task_status = 'canceled' THEN NULL ELSE :until END,
+    reason = CASE WHEN chosen.task_status = 'canceled' THEN :canceled ELSE due_work.reason END,
+    finished_at = CASE WHEN chosen.task_status = 'canceled' THEN :now ELSE NULL END,
+    updated_at = :now
+"""
+
+_RETURNING = ", ".join(f"due_work.{c.name}" for c in due_work.c)
+_TASK_COLUMNS = ", ".join(f"task.{c.name} AS task__{c.name}" for c in task.c)
+_STARTED_PAYLOAD = """jsonb_build_object('run_id', run_id, 'task_id', task_id,
+    'due_work_id', id, 'attempt', attempt, 'worker_id', locked_by)"""
+
+# PostgreSQL, one round trip: lock candidates with SKIP LOCKED so concurrent claimers take
+# disjoint rows; keep one row per concurrency key and take a transaction advisory lock per
+# key so two claimers never both start one (`_key_conflicts` then catches a claimer whose
+# snapshot predates the other's commit); return each row with its task and a new run id;
+# write run.started for unkeyed rows (keyed ones get theirs once they survive that check).
+_CLAIM_POSTGRESQL = f"""
+WITH candidate AS MATERIALIZED (
+    SELECT dw.id, dw.concurrency_key, dw.priority, dw.run_at, dw.task_id
+    FROM due_work dw
+    WHERE {_CLAIMABLE}
+    ORDER BY dw.priority, dw.run_at
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), ranked AS MATERIALIZED (
+    SELECT id, concurrency_key, {_TASK_STATUS} AS task_status,
+           row_number() OVER (PARTITION BY concurrency_key ORDER BY priority, run_at) AS key_rank
+    FROM candidate
+), chosen AS MATERIALIZED (
+    SELECT id, task_status FROM ranked
+    WHERE CASE
+        WHEN task_status = 'canceled' OR concurrency_key IS NULL THEN true
+        WHEN key_rank > 1 THEN false
+        ELSE pg_try_advisory_xact_lock(4242, hashtext(concurrency_key))
+    END
+), claimed AS (
+    UPDATE due_work SET {_CLAIM_SET}
+    FROM chosen, task
+    WHERE due_work.id = chosen.id AND task.id = due_work.task_id
+      -- an array of ids steers the planner to primary-key lookups over a table scan
+      AND due_work.id = ANY(ARRAY(SELECT id FROM chosen))
+    RETURNING {_RETURNING}, {_TASK_COLUMNS}, gen_random_uuid()::text AS run_id
+), started AS (
+    INSERT INTO outbox (event_type, stream, task_id, payload, created_at)
+    SELECT 'run.started', :stream, task_id, {_STARTED_PAYLOAD}, :now
+    FROM claimed WHERE state = 'running' AND concurrency_key IS NULL
+)
+SELECT * FROM claimed
+"""
+
+# SQLite: the Store opens every transaction with BEGIN IMMEDIATE, so the claim already runs
+# alone under the write lock; one UPDATE ... FROM ... RETURNING claims, and the tasks and
+# run.started events follow in the same transaction (in-process calls, no round trips).
+_CLAIM_SQLITE = f"""
+UPDATE due_work SET {_CLAIM_SET}
+FROM (
+    SELECT id, task_status FROM (
+        SELECT id, {_TASK_STATUS} AS task_status, concurrency_key,
+               row_number() OVER (PARTITION BY concurrency_key ORDER BY priority, run_at)
+                   AS key_rank
+        FROM (
+            SELECT dw.id, dw.concurrency_key, dw.priority, dw.run_at, dw.task_id
+            FROM due_work dw
+            WHERE {_CLAIMABLE}
+            ORDER BY dw.priority, dw.run_at
+            LIMIT :limit
+        )
+    )
+    WHERE task_status = 'canceled' OR concurrency_key IS NULL OR key_rank = 1
+) AS chosen
+WHERE due_work.id = chosen.id
+RETURNING {_RETURNING}
+"""
+
+
+def _claim_statement(sql: str, *columns: sa.ColumnElement[Any]) -> sa.TextualSelect:
+    return (
+        sa.text(sql)
+        .bindparams(
+            sa.bindparam("now", type_=UTCDateTime()), sa.bindparam("until", type_=UTCDateTime())
+        )
+        .columns(*due_work.c, *columns)
+    )
+
+
+_CLAIM = {
+    "postgresql": _claim_statement(
+        _CLAIM_POSTGRESQL,
+        *(sa.column(f"task__{c.name}", c.type) for c in task.c),
+        sa.column("run_id", sa.Text),
+    ),
+    "sqlite": _claim_statement(_CLAIM_SQLITE),
+}
+
+
+@dataclass(frozen=True)
+class ClaimedWork:
+    """A claimed occurrence, its task, and the id its run row will have."""
+
+    work: DueWork
+    task: Task
+    run_id: str
+
+
+def _started_event(c: ClaimedWork) -> tuple[str, str | None, dict[str, Any]]:
+    payload = {
+        "run_id": c.run_id,
+        "task_id": c.task.id,
+        "due_work_id": c.work.id,
+        "attempt": c.work.attempt,
+        "worker_id": c.work.locked_by,
+    }
+    return ("run.started", c.task.id, payload)
+
+
+async def due_work_claim(
+    conn: AsyncConnection, *, worker_id: str, now: datetime, lease_until: datetime, limit: int
+) -> list[ClaimedWork]:
+    """Claim up to `limit` due occurrences, highest priority (1) first, then oldest.
+
+    Skips occurrences whose concurrency key is running and those of paused tasks (unless made
+    by run-now); occurrences of canceled tasks met on the way become `canceled`. Returns the
+    rows now running under `worker_id` in priority order, and writes their run.started events.
+    """
+    params = {
+        "now": now,
+        "until": lease_until,
+        "worker": worker_id,
+        "limit": limit,
+        "canceled": CANCELED_REASON,
+        "stream": CORE_STREAM,
+    }
+    result = (await conn.execute(_CLAIM[conn.dialect.name], params)).mappings().all()
+    running = [r for r in result if r["state"] == WorkState.RUNNING]
+    if conn.dialect.name == "postgresql":
+        claimed = [_claimed_from_row(r) for r in running]
+        keyed = [c for c in claimed if c.work.concurrency_key is not None]
+        if keyed:
+            kept = await _keep_key_winners(conn, worker_id, keyed, now)
+            claimed = [c for c in claimed if c.work.concurrency_key is None] + kept
+            await outbox_insert_many(conn, [_started_event(c) for c in kept], now)
+    else:
+        works = [to_value(DueWork, r) for r in running]
+        tasks = await task_get_many(conn, [w.task_id for w in works])
+        claimed = [ClaimedWork(w, tasks[w.task_id], new_id()) for w in works]
+        await outbox_insert_many(conn, [_started_event(c) for c in claimed], now)
+    return sorted(claimed, key=lambda c: (c.work.priority, c.work.run_at))
+
+
+_TASK_FIELDS = [(c.name, f"task__{c.name}") for c in task.c]
+
+
+def _claimed_from_row(row: sa.RowMapping) -> ClaimedWork:
+    task_values = {name: row[prefixed] for name, prefixed in _TASK_FIELDS}
+    return ClaimedWork(to_value(DueWork, row), to_value(Task, task_values), row["run_id"])
+
+
+async def _keep_key_winners(
+    conn: AsyncConnection, worker_id: str, keyed: list[ClaimedWork], now: datetime
+) -> list[ClaimedWork]:
+    """Give back keyed rows whose key another claimer started meanwhile; keep the rest."""
+    lost = await _key_conflicts(conn, [c.work.id for c in keyed])
+    if lost:
+        attempts = [(c.work.id, c.work.attempt) for c in keyed if c.work.id in lost]
+        await due_work_release(conn, worker_id=worker_id, attempts=attempts, now=now, reason=None)
+    return [c for c in keyed if c.work.id not in lost]
+
+
+async def _key_conflicts(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+    """Ours among `ids` whose key another running row holds (seen with a fresh snapshot)."""
+    other = due_work.alias("other")
+    query = sa.select(due_work.c.id).where(
+        due_work.c.id.in_(ids),
+        sa.exists().where(
+            other.c.state == WorkState.RUNNING,
+            other.c.concurrency_key == due_work.c.concurrency_key,
+            other.c.id != due_work.c.id,
+        ),
+    )
+    return set((await conn.execute(query)).scalars())
+
+
+async def due_work_next_run_at(conn: AsyncConnection, *, now: datetime) -> datetime | None:
+    """The earliest future `run_at` of a claimable occurrence: when a sleeping worker wakes."""
+    query = sa.select(sa.func.min(due_work.c.run_at)).where(
+        due_work.c.state.in_([WorkState.SCHEDULED, WorkState.RETRYING]),
+        due_work.c.run_at > now,
+    )
+    value: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+    return value
+
+
+# ------------------------------------------------------------------ guarded writes, leases
+
+
+def _held_by(dialect: str, worker_id: str, attempts: Sequence[Attempt]) -> sa.ColumnElement[bool]:
+    """The guard of every write after a claim: still running, ours, and the same attempt."""
+    pair = sa.tuple_(due_work.c.id, due_work.c.attempt)
+    if dialect == "postgresql":  # two text parameters: one fixed statement for any batch size
+        ids = sa.func.string_to_array(sa.literal(",".join(a[0] for a in attempts)), ",")
+        numbers = sa.func.string_to_array(sa.literal(",".join(str(a[1]) for a in attempts)), ",")
+        given = sa.func.unnest(ids, numbers).table_valued("id", "attempt").render_derived()
+        # id = ANY(ids) makes these primary-key lookups; the pair test then checks the attempt
+        matches = sa.and_(
+            due_work.c.id == sa.any_(ids),
+            pair.in_(sa.select(given.c.id, sa.cast(given.c.attempt, sa.Integer))),
+        )
+    else:
+        matches = pair.in_(list(attempts))
+    return sa.and_(
+        matches, due_work.c.state == WorkState.RUNNING, due_work.c.locked_by == worker_id
+    )
+
+
+async def _guarded(
+    conn: AsyncConnection, worker_id: str, attempts: Sequence[Attempt], values: dict[str, Any]
+) -> set[Attempt]:
+    if not attempts:
+        return set()
+    query = (
+        due_work.update()
+        .where(_held_by(conn.dialect.name, worker_id, attempts))
+        .values(values)
+        .returning(due_work.c.id)
+    )
+    applied = set((await conn.execute(query)).scalars())
+    return {a for a in attempts if a[0] in applied}
+
+
+async def due_work_finish_success(
+    conn: AsyncConnection, *, worker_id: str, attempts: Sequence[Attempt], now: datetime
+) -> set[Attempt]:
+    """running -> succeeded for the attempts this worker still holds; returns those applied."""
+    values = {
+        "state": WorkState.SUCCEEDED.value,
+        "locked_by": None,
+        "locked_until": None,
+        "finished_at": now,
+        "updated_at": now,
+    }
+    return await _guarded(conn, worker_id, attempts, values)
+
+
+async def due_work_retry(
+    conn: AsyncConnection,
+    *,
+    worker_id: str,
+    attempt: Attempt,
+    run_at: datetime,
+    reason: str,
+    now: datetime,
+) -> bool:
+    """running -> retrying, claimable again at `run_at`; False when the lease was lost."""
+    values = {
+        "state": WorkState.RETRYING.value,
+        "run_at": run_at,
+        "locked_by": None,
+        "locked_until": None,
+        "reason": reason,
+        "updated_at": now,
+    }
+    return bool(await _guarded(conn, worker_id, [attempt], values))
+
+
+async def due_work_fail(
+    conn: AsyncConnection, *, worker_id: str, attempt: Attempt, reason: str, now: datetime
+) -> bool:
+    """running -> failed (final); False when the lease was lost."""
+    values = {
+        "state": WorkState.FAILED.value,
+        "locked_by": None,
+        "locked_until": None,
+        "reason": reason,
+        "finished_at": now,
+        "updated_at": now,
+    }
+    return bool(await _guarded(conn, worker_id, [attempt], values))
+
+
+async def due_work_extend_leases(
+    conn: AsyncConnection, *, worker_id: str, attempts: Sequence[Attempt], until: datetime
+) -> set[Attempt]:
+    """Renew the leases this worker still holds; attempts missing from the result were lost."""
+    return await _guarded(conn, worker_id, attempts, {"locked_until": until})
+
+
+async def due_work_release(
+    conn: AsyncConnection,
+    *,
+    worker_id: str,
+    attempts: Sequence[Attempt],
+    now: datetime,
+    reason: str | None,
+) -> set[Attempt]:
+    """Give attempts back unrun (shutdown): claimable at once, the attempt not counted."""
+    values = {
+        "state": sa.case(
+            (due_work.c.attempt > 1, WorkState.RETRYING.value), else_=WorkState.SCHEDULED.value
+        ),
+        "attempt": due_work.c.attempt - 1,
+        "locked_by": None,
+        "locked_until": None,
+        "reason": sa.func.coalesce(reason, due_work.c.reason),
+        "updated_at": now,
+    }
+    return await _guarded(conn, worker_id, attempts, values)
+
+
+async def due_work_expired(conn: AsyncConnection, *, now: datetime, limit: int) -> list[DueWork]:
+    """Running occurrences whose lease ended before `now`: their worker is gone or stuck.
+
+    Locked (PostgreSQL: FOR UPDATE SKIP LOCKED) so one recoverer handles each; the caller
+    records the lost attempt and moves each on with the guarded writes, as its old owner.
+    """
+    query = (
+        sa.select(due_work)
+        .where(due_work.c.state == WorkState.RUNNING, due_work.c.locked_until < now)
+        .order_by(due_work.c.locked_until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [to_value(DueWork, r) for r in (await conn.execute(query)).mappings()]
+
+
+# ------------------------------------------------------------------------ ledger and batch
+
+
+async def due_work_get(conn: AsyncConnection, work_id: str) -> DueWork | None:
+    row = (await conn.execute(sa.select(due_work).where(due_work.c.id == work_id))).mappings()
+    first = row.first()
+    return to_value(DueWork, first) if first else None
+
+
+async def due_work_list(
+    conn: AsyncConnection,
+    *,
+    task_id: str | None = None,
+    state: str | None = None,
+    created_by: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[DueWork], int]:
+    """The ledger, newest occurrence first, and the total that match."""
+    where: list[sa.ColumnElement[bool]] = []
+    if task_id is not None:
+        where.append(due_work.c.task_id == task_id)
+    if state is not None:
+        where.append(due_work.c.state == state)
+    if created_by is not None:
+        where.append(
+            due_work.c.task_id.in_(sa.select(task.c.id).where(task.c.created_by == created_by))
+        )
+    query = (
+        sa.select(due_work)
+        .where(*where)
+        .order_by(due_work.c.scheduled_for.desc(), due_work.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = (await conn.execute(query)).mappings().all()
+    count = sa.select(sa.func.count()).select_from(due_work).where(*where)
+    return [to_value(DueWork, r) for r in rows], int((await conn.execute(count)).scalar_one())
+
+
+async def due_work_cancel_pending(
+    conn: AsyncConnection, task_id: str, *, now: datetime, reason: str = CANCELED_REASON
+) -> int:
+    """scheduled/retrying -> canceled for one task (its cancel); running ones finish first."""
+    query = (
+        due_work.update()
+        .where(
+            due_work.c.task_id == task_id,
+            due_work.c.state.in_([WorkState.SCHEDULED, WorkState.RETRYING]),
+        )
+        .values(state=WorkState.CANCELED.value, reason=reason, finished_at=now, updated_at=now)
+    )
+    return int((await conn.execute(query)).rowcount)
+
+
+async def task_get_many(conn: AsyncConnection, task_ids: Sequence[str]) -> dict[str, Task]:
+    """The tasks of a claimed batch, by id, in one query."""
+    if not task_ids:
+        return {}
+    query = sa.select(task).where(task.c.id.in_(list(set(task_ids))))
+    return {r["id"]: to_value(Task, r) for r in (await conn.execute(query)).mappings()}
+
+
+async def event_get_many(
+    conn: AsyncConnection, event_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The events that triggered a claimed batch, as the pipeline sees them (`${event...}`)."""
+    if not event_ids:
+        return {}
+    query = sa.select(event).where(event.c.id.in_(list(set(event_ids))))
+    return {
+        r["id"]: {
+            "id": r["id"],
+            "topic": r["topic"],
+            "payload": r["payload"],
+            "source": r["source"],
+            "published_at": r["published_at"].isoformat(),
+        }
+        for r in (await conn.execute(query)).mappings()
+    }
+
+
+async def outbox_insert_many(
+    conn: AsyncConnection, events: Sequence[tuple[str, str | None, dict[str, Any]]], now: datetime
+) -> None:
+    """Core events `(event_type, task_id, payload)` in one round trip (bulk `outbox_insert`)."""
+    rows = [
+        {
+            "event_type": kind,
+            "stream": CORE_STREAM,
+            "task_id": task_id,
+            "payload": payload,
+            "created_at": now,
+            "relayed_at": None,
+        }
+        for kind, task_id, payload in events
+    ]
+    await bulk_insert(conn, outbox, rows)
+
+
+async def bulk_insert(
+    conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert many rows in one round trip: on PostgreSQL one JSON document expanded by
+    `jsonb_to_recordset` (one parameter, encoded in C); on SQLite `executemany` (a C loop)."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        await conn.execute(table.insert(), list(rows))
+        return
+    names = list(rows[0])
+    columns = ", ".join(
+        f"{n} {'jsonb' if _is_json(table.c[n]) else table.c[n].type.compile(dialect=conn.dialect)}"
+        for n in names
+    )
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
+        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v({columns})"
+    )
+    await conn.execute(sa.text(sql), {"rows": json.dumps(rows, default=_json_default)})
+
+
+def _is_json(column: sa.Column[Any]) -> bool:
+    return isinstance(column.type, sa.JSON)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
