@@ -1,78 +1,34 @@
-"""`ordinaut up` as a user runs it: a subprocess in an empty directory."""
+"""The `ordinaut` command as a user runs it."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+ENV = {"LOG_FORMAT": "json", "LOG_LEVEL": "WARNING"}
 
 
 def _env(**extra: str) -> dict[str, str]:
+    import os
+
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    return env | {"LOG_FORMAT": "json", "LOG_LEVEL": "WARNING"} | extra
+    return env | ENV | extra
 
 
-class Output:
-    stdout = ""
-    stderr = ""
-
-
-@contextmanager
-def running_up(workdir: Path, port: int, output: Output) -> Iterator[subprocess.Popen[str]]:
-    """`ordinaut up` until the block ends; then SIGTERM, and its output lands in `output`."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ordinaut", "up"],
-        cwd=workdir,
-        text=True,
-        env=_env(UVICORN_PORT=str(port)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        output.stdout, output.stderr = proc.communicate(timeout=30)
-
-
-def _wait_live(port: int, proc: subprocess.Popen[str], timeout: float = 15.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        assert proc.poll() is None, "ordinaut up exited early"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
-                return time.monotonic() - start
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("ordinaut up did not answer /health/live in time")
-
-
-def test_up_serves_and_prints_the_admin_secret_only_on_first_start(tmp_path: Path) -> None:
-    port, first, second = _free_port(), Output(), Output()
-    with running_up(tmp_path, port, first) as proc:
-        _wait_live(port, proc)
+def test_up_serves_and_prints_the_admin_secret_only_on_first_start(
+    tmp_path: Path, start_up
+) -> None:  # type: ignore[no-untyped-def]
+    with start_up(tmp_path) as first:
+        first.wait_live()
     assert first.stdout.count("ORDINAUT_TOKEN=ord_") == 1, first.stderr
     assert (tmp_path / "ordinaut.db").exists()
 
-    with running_up(tmp_path, port, second) as proc:
-        _wait_live(port, proc)
+    with start_up(tmp_path) as second:
+        second.wait_live()
     assert "listening on" in second.stdout, second.stderr
     assert "ORDINAUT_TOKEN" not in second.stdout
 
@@ -100,6 +56,20 @@ def test_bad_database_url_is_one_line_not_a_traceback(
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_production_refuses_the_default_jwt_secret_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ordinaut", "up"],
+        cwd=tmp_path,
+        text=True,
+        env=_env(ENVIRONMENT="production"),
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "JWT_SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_version_and_agent_create(tmp_path: Path) -> None:

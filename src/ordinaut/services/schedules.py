@@ -89,9 +89,12 @@ def preview_unsaved(
     dst_gap: DstGap = DstGap.SHIFT,
     dst_overlap: DstOverlap = DstOverlap.FIRST,
 ) -> list[dict[str, Any]]:
-    """Preview a schedule as if a task with it were created `now` (which anchors an RRULE)."""
+    """Preview a schedule as if a task with it were created at `after` (default: now), which
+    anchors an RRULE without DTSTART: a preview of the past shows the series it would have had.
+    """
     checked_schedule(kind, expr, timezone)
-    spec = ScheduleSpec(kind, expr, timezone, anchor_dtstart(now), dst_gap, dst_overlap)
+    anchor = anchor_dtstart(after or now)
+    spec = ScheduleSpec(kind, expr, timezone, anchor, dst_gap, dst_overlap)
     return preview_schedule(spec, after or now, count)
 
 
