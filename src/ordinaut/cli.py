@@ -137,11 +137,11 @@ def scheduler() -> None:
 @app.command()
 def worker() -> None:
     """Run a worker: claims queued occurrences and runs their pipelines."""
-    from ordinaut.worker.main import run_worker
+    from ordinaut.runtime import run_worker_process
 
     settings = _settings()
     _migrate_check(settings)
-    _guard(lambda: run_worker(settings))
+    _guard(lambda: run_worker_process(settings))
 
 
 def _migrate_check(settings: Settings) -> None:

@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 
 from ordinaut.api.app import Component, create_app
+from ordinaut.core.clock import Clock
 from ordinaut.core.settings import Settings
 from ordinaut.core.signals import LocalSignal
+from ordinaut.pipeline.registry import ToolRegistry
 from ordinaut.scheduling.scheduler import Scheduler
 from ordinaut.services.context import ServiceContext
+from ordinaut.services.toolbox import build_tools
 from ordinaut.store.channels import TASKS_CHANGED, WORK_AVAILABLE
 from ordinaut.store.engine import Store
 from ordinaut.worker.loop import Worker
+from ordinaut.worker.main import run_worker
 from ordinaut.worker.runner import TaskPipelineRunner
 
 
@@ -66,6 +70,18 @@ class EmbeddedWorker:
     async def stop(self) -> None:
         if self.worker is not None:
             await self.worker.stop()
+
+
+async def process_tools(settings: Settings, store: Store, clock: Clock) -> ToolRegistry:
+    """The tools of a worker process, `events.publish` included (it writes through the store)."""
+    context = ServiceContext(settings, store, clock, ToolRegistry())
+    context.registry = await build_tools(context)
+    return context.registry
+
+
+def run_worker_process(settings: Settings) -> None:
+    """`ordinaut worker`."""
+    run_worker(settings, process_tools)
 
 
 def embedded_components(context: ServiceContext) -> list[Component]:

@@ -32,7 +32,14 @@ async def task_get(conn: AsyncConnection, task_id: str, *, for_update: bool = Fa
 async def task_find_duplicate(
     conn: AsyncConnection, *, created_by: str, dedupe_key: str, now: datetime
 ) -> Task | None:
-    """The live task this agent created with `dedupe_key`, honouring each one's window."""
+    """The live task this agent created with `dedupe_key`, honouring each one's window.
+
+    On PostgreSQL it first takes a transaction lock on (agent, key), so two concurrent creates
+    with one key cannot both miss each other; SQLite's single writer already serialises them.
+    """
+    if conn.dialect.name == "postgresql":
+        key = sa.func.hashtext(f"{created_by}:{dedupe_key}")
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
     query = (
         sa.select(task)
         .where(
