@@ -36,10 +36,23 @@ from ordinaut.services.agents import create_agent
 from ordinaut.store.engine import Store
 from ordinaut.store.migrate import upgrade
 from ordinaut.store.notify import notify
-from ordinaut.store.queue import NewOccurrence, due_work_enqueue_many
+from ordinaut.store.occurrences import due_work_enqueue
 from ordinaut.store.tasks import task_insert
 from ordinaut.worker.loop import Worker
 from ordinaut.worker.runner import PipelineRunner, RunOutcome, TaskPipelineRunner
+
+
+def occurrence(
+    task: Task, scheduled_for: datetime, run_at: datetime, reason: str | None = None
+) -> dict[str, Any]:
+    """A ledger row as the scheduler enqueues it (max_attempts = max_retries + 1)."""
+    return {
+        "id": str(uuid.uuid4()), "task_id": task.id, "scheduled_for": scheduled_for,
+        "run_at": run_at, "state": "scheduled", "max_attempts": task.max_retries + 1,
+        "priority": task.priority, "concurrency_key": task.concurrency_key, "reason": reason,
+        "created_at": run_at, "updated_at": run_at,
+    }  # fmt: skip
+
 
 CLOCK = SystemClock()
 STEP = {"id": "only", "uses": "echo.message", "with": {"message": "${run.id}"}}
@@ -114,12 +127,12 @@ async def make_task(store: Store) -> Task:
 _serial = 0
 
 
-def occurrences(task: Task, count: int) -> list[NewOccurrence]:
+def occurrences(task: Task, count: int) -> list[dict[str, Any]]:
     global _serial
     base = datetime(2020, 1, 1, tzinfo=UTC)
     now = CLOCK.now()
     items = [
-        NewOccurrence(task, base + timedelta(microseconds=_serial + i), now) for i in range(count)
+        occurrence(task, base + timedelta(microseconds=_serial + i), now) for i in range(count)
     ]
     _serial += count
     return items
@@ -129,7 +142,7 @@ async def enqueue_one_by_one(store: Store, task: Task, count: int) -> float:
     began = time.perf_counter()
     for item in occurrences(task, count):
         async with store.transaction() as conn:
-            await due_work_enqueue_many(conn, [item], now=CLOCK.now())
+            await due_work_enqueue(conn, [item])
             await notify(conn)
     return count / (time.perf_counter() - began)
 
@@ -138,7 +151,7 @@ async def enqueue_bulk(store: Store, task: Task, count: int) -> float:
     items = occurrences(task, count)
     began = time.perf_counter()
     async with store.transaction() as conn:
-        await due_work_enqueue_many(conn, items, now=CLOCK.now())
+        await due_work_enqueue(conn, items)
         await notify(conn)
     return count / (time.perf_counter() - began)
 
@@ -175,7 +188,7 @@ async def drain(store: Store, task: Task, runs: int, processes: int, runner: str
         await wait_registered(store, processes)
         items = occurrences(task, runs)
         async with store.transaction() as conn:
-            await due_work_enqueue_many(conn, items, now=CLOCK.now())
+            await due_work_enqueue(conn, items)
             await notify(conn)
         committed = time.time()
         while await scalar(store, "SELECT count(*) FROM task_run") < runs:  # noqa: ASYNC110
@@ -206,7 +219,7 @@ async def pickup_latency(
     try:
         for item in occurrences(task, samples):
             async with store.transaction() as conn:
-                [work_id] = await due_work_enqueue_many(conn, [item], now=CLOCK.now())
+                [work_id] = await due_work_enqueue(conn, [item])
                 await notify(conn)
             committed = time.time()
             signal_.set()

@@ -15,7 +15,7 @@ from ordinaut.core.clock import Clock
 from ordinaut.core.settings import Settings
 from ordinaut.core.signals import LocalSignal
 from ordinaut.pipeline.registry import ToolRegistry
-from ordinaut.scheduling.scheduler import Scheduler
+from ordinaut.scheduling.main import SchedulerProcess
 from ordinaut.services.context import ServiceContext
 from ordinaut.services.toolbox import build_tools
 from ordinaut.store.channels import TASKS_CHANGED, WORK_AVAILABLE
@@ -30,22 +30,22 @@ class EmbeddedScheduler:
     """The scheduler of `ordinaut up`, woken by the API's in-process signals."""
 
     context: ServiceContext
-    scheduler: Scheduler | None = field(default=None, init=False)
+    process: SchedulerProcess | None = field(default=None, init=False)
 
     async def start(self) -> None:
         ctx = self.context
-        self.scheduler = Scheduler(
+        self.process = SchedulerProcess(
             ctx.settings,
             ctx.store,
             ctx.clock,
             wakeup=ctx.signal(TASKS_CHANGED),
             work_signal=ctx.signal(WORK_AVAILABLE),
         )
-        await self.scheduler.start()
+        await self.process.start()
 
     async def stop(self) -> None:
-        if self.scheduler is not None:
-            await self.scheduler.stop()
+        if self.process is not None:
+            await self.process.stop()
 
 
 @dataclass

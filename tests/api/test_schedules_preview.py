@@ -116,18 +116,33 @@ async def test_a_preview_of_the_past_anchors_the_series_there(
 ) -> None:
     """The issue's facts: Chisinau across both 2025 DST changes, RRULE anchored at `after`."""
     spring = await preview(
-        client, alice, schedule_kind="rrule", schedule_expr="FREQ=DAILY;BYHOUR=9;BYMINUTE=0",
-        timezone="Europe/Chisinau", after="2025-03-29T12:00:00+02:00", count=1,
+        client,
+        alice,
+        schedule_kind="rrule",
+        schedule_expr="FREQ=DAILY;BYHOUR=9;BYMINUTE=0",
+        timezone="Europe/Chisinau",
+        after="2025-03-29T12:00:00+02:00",
+        count=1,
     )
     assert spring.json()["occurrences"][0]["local"] == "2025-03-30T09:00:00+03:00"
     autumn = await preview(
-        client, alice, schedule_kind="rrule", schedule_expr="FREQ=DAILY;BYHOUR=9;BYMINUTE=0",
-        timezone="Europe/Chisinau", after="2025-10-25T12:00:00+03:00", count=1,
+        client,
+        alice,
+        schedule_kind="rrule",
+        schedule_expr="FREQ=DAILY;BYHOUR=9;BYMINUTE=0",
+        timezone="Europe/Chisinau",
+        after="2025-10-25T12:00:00+03:00",
+        count=1,
     )
     assert autumn.json()["occurrences"][0]["local"] == "2025-10-26T09:00:00+02:00"
     gap = await preview(
-        client, alice, schedule_kind="rrule", schedule_expr="FREQ=DAILY;BYHOUR=2;BYMINUTE=30",
-        timezone="Europe/Chisinau", after="2025-03-30T01:00:00+02:00", count=1,
+        client,
+        alice,
+        schedule_kind="rrule",
+        schedule_expr="FREQ=DAILY;BYHOUR=2;BYMINUTE=30",
+        timezone="Europe/Chisinau",
+        after="2025-03-30T01:00:00+02:00",
+        count=1,
     )
     first = gap.json()["occurrences"][0]
     assert first["local"] == "2025-03-30T03:30:00+03:00"

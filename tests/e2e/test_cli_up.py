@@ -94,3 +94,19 @@ def test_version_and_agent_create(tmp_path: Path) -> None:
     )
     assert refused.returncode == 2
     assert "unknown scope(s): nope" in refused.stderr
+
+
+def test_up_runs_a_registered_scheduler_and_worker(tmp_path: Path, start_up) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    with start_up(tmp_path, ORDINAUT_ADMIN_SECRET=SECRET) as up:
+        up.wait_live()
+        headers = {"Authorization": f"Bearer {SECRET}"}
+        health = httpx.get(f"{up.url}/health", headers=headers, timeout=10).json()
+    checks = {check["name"]: check for check in health["checks"]}
+    assert checks["scheduler"]["status"] == "healthy", health
+    assert checks["workers"]["status"] == "healthy", health
+    assert health["status"] == "healthy"
+
+
+SECRET = "ord_0123456789abcdef_a-fixed-secret-for-tests-only"

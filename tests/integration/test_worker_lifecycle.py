@@ -19,12 +19,25 @@ from ordinaut.core.signals import LocalSignal
 from ordinaut.services.agents import create_agent
 from ordinaut.store.engine import Store
 from ordinaut.store.notify import notify
-from ordinaut.store.queue import NewOccurrence, due_work_enqueue_many, due_work_list
+from ordinaut.store.occurrences import due_work_enqueue, due_work_list
 from ordinaut.store.runs import task_run_list
 from ordinaut.store.tasks import task_insert
 from ordinaut.store.workers import worker_list
 from ordinaut.worker.loop import Worker
 from ordinaut.worker.runner import RunOutcome
+
+
+def occurrence(
+    task: Task, scheduled_for: datetime, run_at: datetime, reason: str | None = None
+) -> dict[str, Any]:
+    """A ledger row as the scheduler enqueues it (max_attempts = max_retries + 1)."""
+    return {
+        "id": str(uuid.uuid4()), "task_id": task.id, "scheduled_for": scheduled_for,
+        "run_at": run_at, "state": "scheduled", "max_attempts": task.max_retries + 1,
+        "priority": task.priority, "concurrency_key": task.concurrency_key, "reason": reason,
+        "created_at": run_at, "updated_at": run_at,
+    }  # fmt: skip
+
 
 WaitFor = Callable[..., Awaitable[None]]
 CLOCK = SystemClock()
@@ -60,10 +73,10 @@ async def make_task(store: Store, sleep: float, count: int = 1, **changes: Any) 
         }  # fmt: skip
         task = await task_insert(conn, values | changes)
         items = [
-            NewOccurrence(task, now - timedelta(seconds=i), now - timedelta(seconds=i))
+            occurrence(task, now - timedelta(seconds=i), now - timedelta(seconds=i))
             for i in range(count)
         ]
-        await due_work_enqueue_many(conn, items, now=now)
+        await due_work_enqueue(conn, items)
         await notify(conn)
     return task
 
@@ -81,7 +94,9 @@ async def second_store(db_url: str) -> AsyncIterator[Store]:
 
 async def states(store: Store, task: Task) -> list[str]:
     async with store.connect() as conn:
-        works, _ = await due_work_list(conn, task_id=task.id, limit=100)
+        works, _ = await due_work_list(
+            conn, task_ids=[task.id], created_by=None, state=None, offset=0, limit=100
+        )
     return sorted(w.state for w in works)
 
 
@@ -156,7 +171,9 @@ async def test_shutdown_lets_short_runs_finish_and_releases_the_rest(
     assert await states(store, short) == ["succeeded", "succeeded"]
     assert await states(store, long) == ["scheduled", "scheduled"]
     async with store.connect() as conn:
-        works, _ = await due_work_list(conn, task_id=long.id)
+        works, _ = await due_work_list(
+            conn, task_ids=[long.id], created_by=None, state=None, offset=0, limit=50
+        )
         _, long_runs = await task_run_list(conn, task_id=long.id)
         assert await worker_list(conn) == []
     assert long_runs == 0
@@ -187,7 +204,7 @@ async def test_an_idle_worker_wakes_for_the_earliest_future_run(
     w = Worker(settings(WORKER_POLL_INTERVAL=30), store, CLOCK, runner)
     at = datetime.now(UTC) + timedelta(seconds=0.5)
     async with store.transaction() as conn:
-        await due_work_enqueue_many(conn, [NewOccurrence(task, at, at)], now=CLOCK.now())
+        await due_work_enqueue(conn, [occurrence(task, at, at)])
     await w.start()
     try:
         await wait_for(lambda: runner.started, timeout=5)

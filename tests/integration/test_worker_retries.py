@@ -15,13 +15,26 @@ from ordinaut.core.models import DueWork, Task
 from ordinaut.core.settings import Settings
 from ordinaut.services.agents import create_agent
 from ordinaut.store.engine import Store
-from ordinaut.store.queue import NewOccurrence, due_work_enqueue_many, due_work_get
+from ordinaut.store.occurrences import due_work_enqueue, due_work_get
 from ordinaut.store.runs import task_run_list
 from ordinaut.store.schema import outbox
 from ordinaut.store.tasks import task_get, task_insert
 from ordinaut.worker.backoff import exponential_jitter, fixed, linear, retry_delay
 from ordinaut.worker.loop import Worker
 from ordinaut.worker.runner import RunOutcome
+
+
+def occurrence(
+    task: Task, scheduled_for: datetime, run_at: datetime, reason: str | None = None
+) -> dict[str, Any]:
+    """A ledger row as the scheduler enqueues it (max_attempts = max_retries + 1)."""
+    return {
+        "id": str(uuid.uuid4()), "task_id": task.id, "scheduled_for": scheduled_for,
+        "run_at": run_at, "state": "scheduled", "max_attempts": task.max_retries + 1,
+        "priority": task.priority, "concurrency_key": task.concurrency_key, "reason": reason,
+        "created_at": run_at, "updated_at": run_at,
+    }  # fmt: skip
+
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -63,7 +76,7 @@ async def make_task(store: Store, clock: FrozenClock, **changes: Any) -> Task:
             "next_run_at": None, "last_run_at": None, "created_at": T0, "updated_at": T0,
         }  # fmt: skip
         task = await task_insert(conn, values | changes)
-        await due_work_enqueue_many(conn, [NewOccurrence(task, T0, T0)], now=T0)
+        await due_work_enqueue(conn, [occurrence(task, T0, T0)])
         return task
 
 

@@ -13,17 +13,14 @@ from ordinaut.core.clock import FrozenClock
 from ordinaut.core.models import DueWork, Task
 from ordinaut.services.agents import create_agent
 from ordinaut.store.engine import Store
+from ordinaut.store.occurrences import due_work_enqueue, due_work_get
 from ordinaut.store.queue import (
     CANCELED_REASON,
     RUN_NOW_REASON,
     WORKER_LOST,
-    NewOccurrence,
     due_work_claim,
-    due_work_enqueue_many,
     due_work_extend_leases,
     due_work_finish_success,
-    due_work_get,
-    due_work_list,
     due_work_next_run_at,
     due_work_release,
 )
@@ -31,6 +28,19 @@ from ordinaut.store.runs import task_run_list
 from ordinaut.store.schema import outbox
 from ordinaut.store.tasks import task_insert
 from ordinaut.worker.finish import RetryPolicy, recover_expired
+
+
+def occurrence(
+    task: Task, scheduled_for: datetime, run_at: datetime, reason: str | None = None
+) -> dict[str, Any]:
+    """A ledger row as the scheduler enqueues it (max_attempts = max_retries + 1)."""
+    return {
+        "id": str(uuid.uuid4()), "task_id": task.id, "scheduled_for": scheduled_for,
+        "run_at": run_at, "state": "scheduled", "max_attempts": task.max_retries + 1,
+        "priority": task.priority, "concurrency_key": task.concurrency_key, "reason": reason,
+        "created_at": run_at, "updated_at": run_at,
+    }  # fmt: skip
+
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -74,11 +84,11 @@ async def enqueue(
     store: Store, task: Task, *offsets: float, reason: str | None = None
 ) -> list[str]:
     items = [
-        NewOccurrence(task, T0 + timedelta(seconds=s), T0 + timedelta(seconds=s), reason)
+        occurrence(task, T0 + timedelta(seconds=s), T0 + timedelta(seconds=s), reason)
         for s in offsets
     ]
     async with store.transaction() as conn:
-        return await due_work_enqueue_many(conn, items, now=T0)
+        return await due_work_enqueue(conn, items)
 
 
 async def claim(store: Store, worker: str, now: datetime, limit: int = 10) -> list[DueWork]:
@@ -99,17 +109,6 @@ async def get(store: Store, work_id: str) -> DueWork:
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(T0)
-
-
-async def test_enqueue_is_idempotent_per_scheduled_instant(
-    store: Store, clock: FrozenClock
-) -> None:
-    task = await make_task(store, clock, max_retries=4)
-    first = await enqueue(store, task, 0, 60)
-    again = await enqueue(store, task, 0, 60, 120)
-    assert len(first) == 2 and len(again) == 1
-    work = await get(store, first[0])
-    assert (work.state, work.attempt, work.max_attempts) == ("scheduled", 0, 5)
 
 
 async def test_claims_highest_priority_then_oldest_and_only_due(
@@ -240,17 +239,3 @@ async def test_expired_lease_is_recovered_as_a_lost_attempt(
         "run.started",
         "run.started",
     ]
-
-
-async def test_ledger_lists_by_task_and_state(store: Store, clock: FrozenClock) -> None:
-    task = await make_task(store, clock)
-    other = await make_task(store, clock)
-    await enqueue(store, task, 0, 10, 20)
-    await enqueue(store, other, 0)
-    await claim(store, "w1", T0, limit=1)
-    async with store.connect() as conn:
-        items, total = await due_work_list(conn, task_id=task.id, limit=2)
-        running, count = await due_work_list(conn, state="running")
-    assert total == 3 and len(items) == 2
-    assert items[0].scheduled_for > items[1].scheduled_for
-    assert count == 1 and running[0].state == "running"

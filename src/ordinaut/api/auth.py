@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.api.tokens import (
@@ -24,8 +23,7 @@ from ordinaut.api.tokens import (
     AUDIENCE,
     ISSUER,
     decode_token,
-    revocation_ids,
-    token_agent,
+    live_token_agent,
 )
 from ordinaut.core.errors import Forbidden, OrdinautError, StoreUnavailable, Unauthorized
 from ordinaut.core.models import Agent
@@ -33,9 +31,9 @@ from ordinaut.core.settings import Settings
 from ordinaut.services.secrets import VerifiedSecretCache, key_id_of, verify_secret
 from ordinaut.store import agents as agent_store
 from ordinaut.store.engine import Store
-from ordinaut.store.tokens import revoked_token_any
 
 __all__ = ["AUDIENCE", "ISSUER", "Authenticator", "RateLimited", "bearer", "require"]
+T = TypeVar("T")
 
 
 class RateLimited(OrdinautError):
@@ -86,17 +84,14 @@ class Authenticator:
             owner = await self.agent_for_secret(credential)
             return owner, frozenset(owner.scopes)
         claims = self.decode(credential, expected_type=ACCESS)
-        async with self._reading() as conn:
-            if await revoked_token_any(conn, revocation_ids(claims)):
-                raise Unauthorized("token has been revoked")
-            agent = await token_agent(conn, claims)
+        agent = await self._read(lambda conn: live_token_agent(conn, claims))
         return agent, frozenset(claims.get("scopes", ())) & frozenset(agent.scopes)
 
     async def agent_for_secret(self, secret: str) -> Agent:
         """The active agent owning `secret`. The key id lookup runs every time, so a rotated or
         deleted secret fails at once in every process; Argon2 runs only on a cache miss."""
-        async with self._reading() as conn:
-            found = await agent_store.agent_credentials_by_key_id(conn, key_id_of(secret) or "")
+        key_id = key_id_of(secret) or ""
+        found = await self._read(lambda conn: agent_store.agent_credentials_by_key_id(conn, key_id))
         if found is None or not found[0].active:
             raise Unauthorized("invalid agent secret")
         agent, secret_hash = found
@@ -114,14 +109,23 @@ class Authenticator:
         self.secrets.forget_agent(agent_id)
         self.refused.forget_agent(agent_id)
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        """A read connection; an unreachable database is a 503, not a 500, for every route."""
+    async def _read(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run a credential query: one round trip in autocommit. A pooled connection that died
+        (a database restart) is retried once on a fresh one, so this first query of a request
+        stands in for a pre-ping; an unreachable database is a 503, not a 500, for every route."""
         try:
-            async with self.store.connect() as conn:
-                yield conn
+            try:
+                return await self._query(query)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                return await self._query(query)  # the pool has dropped the dead connections
         except (OperationalError, InterfaceError, OSError) as exc:
             raise StoreUnavailable("database unreachable; credentials cannot be checked") from exc
+
+    async def _query(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with self.store.read() as conn:
+            return await query(conn)
 
     def decode(self, token: str, *, expected_type: str) -> dict[str, Any]:
         return decode_token(self.settings, token, expected_type=expected_type)

@@ -149,6 +149,20 @@ async def token_agent(conn: AsyncConnection, claims: dict[str, Any]) -> Agent:
     return found[0]
 
 
+async def live_token_agent(conn: AsyncConnection, claims: dict[str, Any]) -> Agent:
+    """`token_agent` and the revocation check together, in one query: what an access token
+    costs on every request (the revocation list is read each time, so every process honours a
+    revocation at once)."""
+    found = await agent_store.agent_credentials_for_token(
+        conn, str(claims["kid"]), revocation_ids(claims)
+    )
+    if found is not None and found[1]:
+        raise Unauthorized("token has been revoked")
+    if found is None or found[0].id != str(claims["sub"]) or not found[0].active:
+        raise Unauthorized("the token's agent is gone, inactive or has rotated its secret")
+    return found[0]
+
+
 def _mint(
     settings: Settings, agent: Agent, key_id: str, scopes: tuple[str, ...], sid: str, now: datetime
 ) -> TokenPair:

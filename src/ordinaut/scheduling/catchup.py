@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from ordinaut.core.states import Catchup, ScheduleKind
 from ordinaut.scheduling.spec import ScheduleSpec, next_occurrence
 
+_ANY_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_DUE_SCAN = 1000
 """Most occurrences looked at in one tick for one task; `catchup: all` runs at most this many."""
 
@@ -68,15 +70,22 @@ def _due_occurrences(
     due = [first]
     if spec.kind is ScheduleKind.ONCE:
         return due, None
+    if spec.kind is not ScheduleKind.RRULE:
+        spec = replace(spec, dtstart=_ANY_ANCHOR)  # only an RRULE series hangs on its anchor
     cursor = first
     while len(due) < MAX_DUE_SCAN:
-        occurrence = next_occurrence(spec, cursor)
-        if occurrence is None:
-            return due, None
-        if occurrence.instant > now:
-            return due, occurrence.instant
-        due.append(occurrence.instant)
-        cursor = occurrence.instant
+        occurrence = next_instant(spec, cursor)
+        if occurrence is None or occurrence > now:
+            return due, occurrence
+        due.append(occurrence)
+        cursor = occurrence
     # a long outage: skip straight to the future rather than walk every missed occurrence
-    following = next_occurrence(spec, now)
-    return due, following.instant if following else None
+    return due, next_instant(spec, now)
+
+
+@lru_cache(maxsize=8192)
+def next_instant(spec: ScheduleSpec, after: datetime) -> datetime | None:
+    """`next_occurrence(spec, after).instant`, remembered: tasks falling due together mostly
+    share a schedule (`0 9 * * *` in one zone), so a burst of them computes it once."""
+    occurrence = next_occurrence(spec, after)
+    return occurrence.instant if occurrence else None

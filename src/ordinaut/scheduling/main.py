@@ -76,9 +76,14 @@ class SchedulerProcess:
     store: Store
     clock: Clock
     id: str = field(default_factory=default_scheduler_id)
+    wakeup: asyncio.Event | None = None
+    """An in-process wake-up (`ordinaut up`); without one, PostgreSQL LISTEN provides it."""
+    work_signal: asyncio.Event | None = None
+    """Set when occurrences were enqueued, for an in-process worker."""
     scheduler: Scheduler | None = None
     _listener: NotifyListener | None = None
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    _beat: asyncio.Task[None] | None = None
 
     def request_stop(self) -> None:
         """For signal handlers: `run_until_stopped` then shuts down cleanly."""
@@ -87,24 +92,33 @@ class SchedulerProcess:
     async def run_until_stopped(self) -> None:
         await self.start()
         try:
-            await self._beat_until_stopped()
+            await self._stop_requested.wait()
         finally:
             await self.stop()
 
     async def start(self) -> None:
         """Listen first, then register: once the row exists, a task change wakes us."""
-        wakeup = asyncio.Event()
-        if self.store.is_postgres:
-            self._listener = NotifyListener(self.store.url, [TASKS_CHANGED])
-            await self._listener.start()
-            wakeup = self._listener.signal(TASKS_CHANGED).event
-        self.scheduler = Scheduler(self.settings, self.store, self.clock, wakeup=wakeup)
+        wakeup = self.wakeup
+        if wakeup is None:
+            wakeup = asyncio.Event()
+            if self.store.is_postgres:
+                self._listener = NotifyListener(self.store.url, [TASKS_CHANGED])
+                await self._listener.start()
+                wakeup = self._listener.signal(TASKS_CHANGED).event
+        self.scheduler = Scheduler(
+            self.settings, self.store, self.clock, wakeup=wakeup, work_signal=self.work_signal
+        )
         await self._register()
         await self.scheduler.start()
+        self._beat = asyncio.create_task(self._beat_until_stopped(), name=f"{self.id}-beat")
         log.info("scheduler.started", scheduler_id=self.id, database=self.store.dialect)
 
     async def stop(self) -> None:
         """Let the current tick commit, then leave the registry and close the listener."""
+        self._stop_requested.set()
+        if self._beat is not None:
+            await self._beat
+            self._beat = None
         if self.scheduler is not None:
             await self.scheduler.stop()
         with contextlib.suppress(Exception):

@@ -22,12 +22,11 @@ from ordinaut.core.settings import Settings
 from ordinaut.core.states import Catchup, DstGap, DstOverlap, ScheduleKind, TaskStatus, WorkState
 from ordinaut.scheduling.catchup import FirePlan, plan_fires
 from ordinaut.scheduling.spec import ScheduleSpec
-from ordinaut.store.channels import WORK_AVAILABLE, channel_notify
 from ordinaut.store.engine import Store
+from ordinaut.store.occurrences import due_work_enqueue
 from ordinaut.store.scheduling import (
+    Claim,
     DueTask,
-    due_work_enqueue_batch,
-    outbox_insert_batch,
     task_advance,
     task_claim_due,
     task_next_due_at,
@@ -39,6 +38,8 @@ STORE_RETRY_SECONDS = 1.0
 """Pause after a failed tick (the database is unreachable or restarting)."""
 HELD_ELSEWHERE_RETRY_SECONDS = 0.1
 """Pause when every due task is locked by another scheduler's open transaction."""
+BURST_LANES = 2
+"""Ticks in flight at once on PostgreSQL while batches come back full (a burst of due tasks)."""
 
 
 @dataclass(frozen=True)
@@ -62,21 +63,11 @@ def _rows_for(task: DueTask, plan: FirePlan, now: datetime) -> list[dict[str, An
         "max_attempts": task.max_retries + 1,
         "priority": task.priority,
         "concurrency_key": task.concurrency_key,
-        "event_id": None,
-        "attempt": 0,
         "created_at": now,
         "updated_at": now,
     }
     rows = [
-        common
-        | {
-            "id": new_id(),
-            "scheduled_for": t,
-            "run_at": t,
-            "state": WorkState.SCHEDULED.value,
-            "reason": None,
-            "finished_at": None,
-        }
+        common | {"id": new_id(), "scheduled_for": t, "run_at": t, "state": _SCHEDULED}
         for t in plan.run
     ]
     rows += [
@@ -85,13 +76,16 @@ def _rows_for(task: DueTask, plan: FirePlan, now: datetime) -> list[dict[str, An
             "id": new_id(),
             "scheduled_for": m.scheduled_for,
             "run_at": m.scheduled_for,
-            "state": WorkState.MISSED.value,
+            "state": _MISSED,
             "reason": m.reason,
             "finished_at": now,
         }
         for m in plan.missed
     ]
     return rows
+
+
+_SCHEDULED, _MISSED = WorkState.SCHEDULED.value, WorkState.MISSED.value
 
 
 def _spec_of(task: DueTask) -> ScheduleSpec:
@@ -105,26 +99,32 @@ def _spec_of(task: DueTask) -> ScheduleSpec:
     )
 
 
-def _event_of(row: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
-    kind = "occurrence.enqueued" if row["state"] == "scheduled" else "occurrence.missed"
-    payload = {
-        "task_id": row["task_id"],
-        "due_work_id": row["id"],
-        "scheduled_for": row["scheduled_for"].isoformat(),
-        "reason": row["reason"],
-    }
-    return kind, row["task_id"], payload
+def _plan_key(task: DueTask) -> tuple[Any, ...]:
+    """What a task's plan depends on: tasks with equal keys get equal plans in one tick."""
+    anchor = task.dtstart if task.schedule_kind == ScheduleKind.RRULE else None
+    return (
+        task.schedule_kind, task.schedule_expr, task.timezone, anchor, task.dst_gap,
+        task.dst_overlap, task.catchup, task.misfire_grace_seconds, task.next_run_at,
+    )  # fmt: skip
 
 
 def _advance(task: DueTask, plan: FirePlan, now: datetime) -> dict[str, Any]:
     exhausted = plan.next_run_at is None and task.schedule_kind != ScheduleKind.ONCE
-    status = TaskStatus.COMPLETED if exhausted else TaskStatus(task.status)
     return {
         "id": task.id,
         "next_run_at": plan.next_run_at,
-        "status": status.value,
+        "status": TaskStatus.COMPLETED.value if exhausted else task.status,
         "updated_at": now,
     }
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What a tick writes: ledger rows, task advances, and the earliest next_run_at after it."""
+
+    rows: list[dict[str, Any]]
+    advances: list[dict[str, Any]]
+    next_due: datetime | None
 
 
 @dataclass
@@ -152,21 +152,35 @@ class Scheduler:
 
     async def _tick_in(self, conn: AsyncConnection) -> TickResult:
         now = self.clock.now()
-        limit = self.settings.scheduler_batch_size
-        due = await task_claim_due(conn, now=now, limit=limit)
+        claim = await task_claim_due(conn, now=now, limit=self.settings.scheduler_batch_size)
+        if not claim.tasks:
+            return TickResult(at=now, next_due=claim.others_next_due)
+        batch = self._plan_batch(claim, now)
+        inserted = set(await self._announce(conn, batch, now))
+        enqueued = sum(1 for r in batch.rows if r["id"] in inserted and r["state"] == _SCHEDULED)
+        missed = len(inserted) - enqueued
+        return TickResult(len(claim.tasks), enqueued, missed, now, batch.next_due)
+
+    def _plan_batch(self, claim: Claim, now: datetime) -> _Batch:
         rows: list[dict[str, Any]] = []
-        updates = []
-        for task in due:
-            plan = self._plan(task, now)
+        advances = []
+        plans: dict[tuple[Any, ...], FirePlan] = {}  # a burst mostly shares a few schedules
+        for task in claim.tasks:
+            key = _plan_key(task)
+            plan = plans.get(key) or plans.setdefault(key, self._plan(task, now))
             rows += _rows_for(task, plan, now)
-            updates.append(_advance(task, plan, now))
-        inserted = set(await due_work_enqueue_batch(conn, rows))
-        await task_advance(conn, updates)
-        await self._announce(conn, rows, inserted, now)
-        enqueued = sum(1 for r in rows if r["id"] in inserted and r["state"] == "scheduled")
-        # a full batch means more may be waiting: no need to ask when the next one is due
-        next_due = None if len(due) >= limit else await task_next_due_at(conn)
-        return TickResult(len(due), enqueued, len(inserted) - enqueued, now, next_due)
+            advances.append(_advance(task, plan, now))
+        upcoming = [a["next_run_at"] for a in advances if a["next_run_at"] is not None]
+        if claim.others_next_due is not None:
+            upcoming.append(claim.others_next_due)
+        return _Batch(rows, advances, min(upcoming, default=None))
+
+    async def _announce(self, conn: AsyncConnection, batch: _Batch, now: datetime) -> list[str]:
+        """Write the batch: ledger rows with their outbox events and the workers' NOTIFY (one
+        round trip), then the task advances. Returns the ids of the rows actually inserted."""
+        inserted = await due_work_enqueue(conn, batch.rows, announce_at=now)
+        await task_advance(conn, batch.advances)
+        return inserted
 
     def _after_commit(self, result: TickResult) -> TickResult:
         if result.enqueued + result.missed and self.work_signal is not None:
@@ -187,15 +201,6 @@ class Scheduler:
             log.error("scheduler.task_schedule_failed", task_id=task.id, error=str(exc))
             return FirePlan(run=[task.next_run_at], next_run_at=None)
 
-    async def _announce(
-        self, conn: AsyncConnection, rows: list[dict[str, Any]], inserted: set[str], now: datetime
-    ) -> None:
-        """One outbox event per occurrence actually inserted, all in one round trip."""
-        events = [_event_of(row) for row in rows if row["id"] in inserted]
-        await outbox_insert_batch(conn, events, now)
-        if inserted:
-            await channel_notify(conn, WORK_AVAILABLE)
-
     async def seconds_until_due(self) -> float:
         """How long to sleep before the earliest next_run_at (at most SCHEDULER_MAX_SLEEP)."""
         async with self.store.connect() as conn:
@@ -209,8 +214,8 @@ class Scheduler:
 
     def _sleep_after(self, result: TickResult) -> float:
         """How long to sleep after a tick before the next one."""
-        if result.tasks >= self.settings.scheduler_batch_size:
-            return 0.0  # a full batch: more may be waiting
+        if self._full(result):
+            return 0.0  # more may be waiting
         if result.next_due is not None and result.at and result.next_due <= result.at:
             # Due at our claim yet not claimed: another scheduler holds it. Its commit moves
             # next_run_at on; look again soon in case it crashed and rolled back instead.
@@ -220,38 +225,56 @@ class Scheduler:
     async def run(self) -> None:
         """Tick while there is work; otherwise sleep until the next due time or a wake-up.
 
-        On PostgreSQL the loop keeps one connection between ticks (no pool checkout and
+        On PostgreSQL the loop keeps its connections between ticks (no pool checkout and
         pre-ping per tick: fewer round trips between a due instant and its commit); after any
-        error it drops that connection, pauses, and connects again.
+        error it drops them, pauses, and connects again.
         """
         while not self._stopping:
             try:
-                async with self._loop_connection() as conn:
-                    await self._loop(conn)
+                async with self._loop_connections() as conns:
+                    await self._loop(conns)
             except Exception as exc:  # the database may be briefly unreachable: keep going
                 log.error("scheduler.tick_failed", error=str(exc))
                 await self._sleep(STORE_RETRY_SECONDS)
 
     @contextlib.asynccontextmanager
-    async def _loop_connection(self) -> AsyncIterator[AsyncConnection | None]:
+    async def _loop_connections(self) -> AsyncIterator[list[AsyncConnection | None]]:
         if not self.store.is_postgres:  # SQLite: share the one pooled connection per tick
-            yield None
+            yield [None]
             return
-        async with self.store.engine.connect() as conn:
-            yield conn
+        async with contextlib.AsyncExitStack() as stack:
+            connect = self.store.engine.connect
+            yield [await stack.enter_async_context(connect()) for _ in range(BURST_LANES)]
 
-    async def _loop(self, conn: AsyncConnection | None) -> None:
+    async def _loop(self, conns: list[AsyncConnection | None]) -> None:
         while not self._stopping:
             self.wakeup.clear()  # before the tick: a change made during it wakes the next one
-            if conn is None:
-                result = await self.tick()
-            else:
-                async with conn.begin():
-                    result = await self._tick_in(conn)
-                result = self._after_commit(result)
+            result = await self._tick_on(conns[0])
+            if self._full(result) and len(conns) > 1:
+                await self._drain_burst(conns)
+                continue  # then a lone tick, whose probe sees none of our batches in flight
             delay = self._sleep_after(result)
             if delay > 0:
                 await self._sleep(delay)
+
+    async def _drain_burst(self, conns: list[AsyncConnection | None]) -> None:
+        """While batches come back full, tick on every connection at once: SKIP LOCKED gives
+        each its own tasks, and one plans in Python while another's statements run."""
+        while not self._stopping:
+            async with asyncio.TaskGroup() as group:
+                ticks = [group.create_task(self._tick_on(conn)) for conn in conns]
+            if not any(self._full(tick.result()) for tick in ticks):
+                return
+
+    async def _tick_on(self, conn: AsyncConnection | None) -> TickResult:
+        if conn is None:
+            return await self.tick()
+        async with conn.begin():
+            result = await self._tick_in(conn)
+        return self._after_commit(result)
+
+    def _full(self, result: TickResult) -> bool:
+        return result.tasks >= self.settings.scheduler_batch_size
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

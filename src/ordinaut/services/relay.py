@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -33,26 +35,60 @@ class OutboxRelay:
     batch_size: int = 500
     idle_seconds: float = 1.0
     retention: timedelta = timedelta(hours=1)
+    # relayed rows are kept `retention`, so deleting them once a minute is soon enough; pruning
+    # after every batch cost a transaction per event-writing commit
+    prune_every: timedelta = timedelta(minutes=1)
+    _pruned_at: datetime | None = None
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many were relayed (0 when idle or another relay is)."""
-        async with self.store.transaction() as conn:
-            if not await outbox.outbox_relay_lock(conn):
+        """Publish one batch; returns how many were relayed (0 when idle or another relay is).
+
+        A failed publish ends the batch and is raised once the rows the bus already took are
+        marked and committed, so they are not sent again.
+        """
+        async with self._turn() as mine:
+            if not mine:
                 return 0
-            pending = await outbox.outbox_pending(conn, limit=self.batch_size)
-            done: list[int] = []
-            try:
-                for row in pending:
-                    data = dict(row["payload"]) | {"occurred_at": row["created_at"].isoformat()}
-                    await self.bus.publish(
-                        row["stream"], row["event_type"], data, maxlen=STREAM_MAXLEN
-                    )
-                    done.append(row["id"])
-            finally:  # what the bus took is marked even if a later publish failed
-                await outbox.outbox_mark_relayed(conn, done, self.clock.now())
+            async with self.store.connect() as conn:
+                pending = await outbox.outbox_pending(conn, limit=self.batch_size)
+            done, failure = await self._publish(pending)
+            if done:
+                async with self.store.transaction() as conn:
+                    await outbox.outbox_mark_relayed(conn, done, self.clock.now())
+        if failure is not None:
+            raise failure
         return len(done)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[bool]:
+        """Be the only relay while a batch is out, so order holds.
+
+        PostgreSQL: an advisory lock, across processes, held by a transaction that touches no
+        rows. SQLite: this relay's own lock (its deployment is one process with one relay);
+        never SQLite's write lock, which every API request needs while a publish waits on a
+        slow or hanging bus.
+        """
+        if self.store.is_postgres:
+            async with self.store.transaction() as conn:
+                yield await outbox.outbox_relay_lock(conn)
+        else:
+            async with self._lock:
+                yield True
+
+    async def _publish(self, rows: list[dict[str, Any]]) -> tuple[list[int], Exception | None]:
+        """Publish rows in order until one fails; the ids the bus took, and the failure."""
+        done: list[int] = []
+        for row in rows:
+            data = dict(row["payload"]) | {"occurred_at": row["created_at"].isoformat()}
+            try:
+                await self.bus.publish(row["stream"], row["event_type"], data, maxlen=STREAM_MAXLEN)
+            except Exception as exc:
+                return done, exc
+            done.append(row["id"])
+        return done, None
 
     async def run(self) -> None:
         delay = self.idle_seconds
@@ -73,8 +109,13 @@ class OutboxRelay:
                 await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
 
     async def _prune(self) -> None:
+        """Delete rows relayed more than `retention` ago, at most once per `prune_every`."""
+        now = self.clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < self.prune_every:
+            return
         async with self.store.transaction() as conn:
-            await outbox.outbox_prune(conn, before=self.clock.now() - self.retention)
+            await outbox.outbox_prune(conn, before=now - self.retention)
+        self._pruned_at = now
 
     async def start(self) -> None:
         self._stopping = False

@@ -115,7 +115,7 @@ def task_event(task: Task) -> dict[str, Any]:
 
 
 async def get_task(ctx: ServiceContext, agent: Agent, task_id: str) -> Task:
-    async with ctx.store.connect() as conn:
+    async with ctx.store.read() as conn:
         return visible(agent, await tasks.task_get(conn, task_id), task_id)
 
 
@@ -132,7 +132,7 @@ async def list_tasks(
     owner = created_by if agent.is_admin else agent.id
     if not agent.is_admin and created_by not in (None, agent.id):
         return [], 0
-    async with ctx.store.connect() as conn:
+    async with ctx.store.read() as conn:
         return await tasks.task_list(
             conn,
             created_by=owner,

@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.models import Agent
-from ordinaut.store.schema import agent, task
+from ordinaut.store.engine import fetch_row
+from ordinaut.store.schema import agent, revoked_token, task
 
 
-def _to_agent(row: sa.RowMapping) -> Agent:
+def _to_agent(row: sa.RowMapping | dict[str, Any]) -> Agent:
     return Agent(
         id=row["id"],
         name=row["name"],
@@ -64,12 +65,32 @@ async def agent_get_by_name(conn: AsyncConnection, name: str) -> Agent | None:
     return _to_agent(row) if row else None
 
 
+_CREDENTIALS_POSTGRESQL = "SELECT * FROM agent WHERE key_id = %(key_id)s"
+
+
 async def agent_credentials_by_key_id(
     conn: AsyncConnection, key_id: str
 ) -> tuple[Agent, str] | None:
-    """The agent owning `key_id` and its secret hash, for verifying a presented secret."""
-    row = (await conn.execute(sa.select(agent).where(agent.c.key_id == key_id))).mappings().first()
+    """The agent owning `key_id` and its secret hash, for verifying a presented secret (every
+    request with a bare secret runs this, so PostgreSQL runs it on the driver directly)."""
+    row: sa.RowMapping | dict[str, Any] | None
+    if conn.dialect.name == "postgresql":
+        row = await fetch_row(conn, _CREDENTIALS_POSTGRESQL, {"key_id": key_id})
+    else:
+        query = sa.select(agent).where(agent.c.key_id == key_id)
+        row = (await conn.execute(query)).mappings().first()
     return (_to_agent(row), row["secret_hash"]) if row else None
+
+
+async def agent_credentials_for_token(
+    conn: AsyncConnection, key_id: str, revocation_ids: Sequence[str]
+) -> tuple[Agent, bool] | None:
+    """The agent owning `key_id` and whether any of `revocation_ids` (a token's jti, its
+    session) is revoked: what every request with a JWT checks, in one round trip."""
+    revoked = sa.exists().where(revoked_token.c.jti.in_(list(revocation_ids)))
+    query = sa.select(agent, revoked.label("revoked")).where(agent.c.key_id == key_id)
+    row = (await conn.execute(query)).mappings().first()
+    return (_to_agent(row), bool(row["revoked"])) if row else None
 
 
 async def agent_secret_hash(conn: AsyncConnection, agent_id: str) -> str | None:

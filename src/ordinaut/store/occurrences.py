@@ -10,33 +10,119 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.models import DueWork
 from ordinaut.core.states import WorkState
+from ordinaut.store.channels import WORK_AVAILABLE
+from ordinaut.store.outbox import (
+    CORE_STREAM,
+    OutboxEvent,
+    driver_of,
+    json_rows,
+    outbox_insert_many,
+    outbox_insert_select,
+)
 from ordinaut.store.rows import to_value
 from ordinaut.store.schema import due_work, task
 
 PENDING = (WorkState.SCHEDULED, WorkState.RETRYING)
 
 
-async def due_work_enqueue(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[str]:
+_COLUMN_TYPES = {
+    "id": "text", "task_id": "text", "scheduled_for": "timestamptz", "run_at": "timestamptz",
+    "state": "text", "attempt": "int", "max_attempts": "int", "priority": "int",
+    "concurrency_key": "text", "reason": "text", "event_id": "text",
+    "created_at": "timestamptz", "updated_at": "timestamptz", "finished_at": "timestamptz",
+}  # fmt: skip
+_KEYS = tuple(_COLUMN_TYPES)
+_DEFAULTS: dict[str, Any] = {
+    "attempt": 0, "concurrency_key": None, "reason": None, "event_id": None, "finished_at": None,
+}  # fmt: skip
+_INSERT = f"""
+    INSERT INTO due_work ({", ".join(_KEYS)})
+    SELECT {", ".join(_KEYS)} FROM jsonb_to_recordset(%(rows)s::jsonb)
+         AS r({", ".join(f"{key} {kind}" for key, kind in _COLUMN_TYPES.items())})
+    ON CONFLICT (task_id, scheduled_for) DO NOTHING
+"""
+_ENQUEUE = f"{_INSERT} RETURNING id"
+_INSERTED_EVENTS = """
+    SELECT e.event_type, e.task_id, e.payload
+    FROM ROWS FROM (jsonb_to_recordset(%(events)s::jsonb)
+                    AS (id text, event_type text, task_id text, payload jsonb))
+         WITH ORDINALITY AS e(id, event_type, task_id, payload, n)
+    WHERE e.id IN (SELECT id FROM inserted) ORDER BY e.n
+"""
+# Each inserted row NOTIFYs: PostgreSQL delivers identical notifications of a transaction once.
+_ENQUEUE_ANNOUNCE = f"""
+    WITH inserted AS ({_INSERT} RETURNING id),
+    events AS ({outbox_insert_select(_INSERTED_EVENTS)})
+    SELECT id, pg_notify(%(channel)s, '') FROM inserted
+"""
+
+
+def occurrence_event(row: dict[str, Any]) -> OutboxEvent:
+    """The event announcing a new ledger row: `occurrence.enqueued`, or `.missed` for a row
+    recorded missed (a misfire that its catch-up policy does not run)."""
+    missed = row["state"] == WorkState.MISSED
+    payload = {
+        "task_id": row["task_id"],
+        "due_work_id": row["id"],
+        "scheduled_for": row["scheduled_for"].isoformat(),
+        "reason": row.get("reason"),
+    }
+    return ("occurrence.missed" if missed else "occurrence.enqueued", row["task_id"], payload)
+
+
+async def due_work_enqueue(
+    conn: AsyncConnection, rows: Sequence[dict[str, Any]], *, announce_at: datetime | None = None
+) -> list[str]:
     """Insert occurrences, skipping any (task_id, scheduled_for) already in the ledger.
 
     Returns the ids actually inserted: the unique key makes enqueue exactly-once however many
-    schedulers race for the same occurrence.
+    schedulers race for the same occurrence. With `announce_at`, each inserted row also gets
+    its `occurrence_event` in the outbox and workers a NOTIFY, in the same round trip.
+    Rows need every column of `_KEYS` but those with `_DEFAULTS`.
     """
     if not rows:
         return []
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    if conn.dialect.name != "postgresql":
+        return await _enqueue_sqlite(conn, rows, announce_at)
+    # one statement with the rows as one JSON document: one round trip and one compiled
+    # statement whatever the row count, and encoding in C (`json`) rather than per value
+    params: dict[str, Any] = {"rows": json_rows([_DEFAULTS | row for row in rows])}
+    driver = await driver_of(conn)
+    if announce_at is None:
+        return [row[0] for row in await (await driver.execute(_ENQUEUE, params)).fetchall()]
+    events = [
+        {"id": row["id"], "event_type": kind, "task_id": task_id, "payload": payload}
+        for row, (kind, task_id, payload) in zip(rows, map(occurrence_event, rows), strict=True)
+    ]
+    params |= {
+        "events": json_rows(events),
+        "outbox_stream": CORE_STREAM,
+        "outbox_created_at": announce_at,
+        "channel": WORK_AVAILABLE,
+    }
+    return [row[0] for row in await (await driver.execute(_ENQUEUE_ANNOUNCE, params)).fetchall()]
+
+
+async def _enqueue_sqlite(
+    conn: AsyncConnection, rows: Sequence[dict[str, Any]], announce_at: datetime | None
+) -> list[str]:
     query = (
-        dialect.insert(due_work)
-        .values(list(rows))
+        sqlite.insert(due_work)
         .on_conflict_do_nothing(index_elements=["task_id", "scheduled_for"])
         .returning(due_work.c.id)
     )
-    return [row.id for row in await conn.execute(query)]
+    full = [_DEFAULTS | dict(row) for row in rows]
+    inserted = list((await conn.execute(query, full)).scalars())
+    if announce_at is not None:
+        kept = set(inserted)
+        events = [occurrence_event(row) for row in full if row["id"] in kept]
+        await outbox_insert_many(conn, events, announce_at)
+    return inserted
 
 
 async def due_work_get(conn: AsyncConnection, work_id: str) -> DueWork | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,23 +16,76 @@ from ordinaut.store.schema import outbox
 CORE_STREAM = "ordinaut:events"
 
 
-async def outbox_insert(
+OutboxEvent = tuple[str, str | None, dict[str, Any]]
+"""(event_type, task_id, payload): one event to relay."""
+
+
+def outbox_insert_select(source: str) -> str:
+    """SQL inserting one event per row of the query `source` (columns event_type, task_id,
+    payload), in its order; binds %(outbox_stream)s and %(outbox_created_at)s (psycopg style).
+    Lets a statement write events with the change they announce, in one round trip."""
+    return (
+        "INSERT INTO outbox (event_type, stream, task_id, payload, created_at) "
+        "SELECT e.event_type, %(outbox_stream)s, e.task_id, e.payload, %(outbox_created_at)s "
+        f"FROM ({source}) AS e"
+    )
+
+
+_INSERT_POSTGRESQL = outbox_insert_select(
+    """
+    SELECT event_type, task_id, payload
+    FROM ROWS FROM (jsonb_to_recordset(%(events)s::jsonb)
+                    AS (event_type text, task_id text, payload jsonb))
+         WITH ORDINALITY AS e(event_type, task_id, payload, n)
+    ORDER BY n
+    """
+)
+
+
+async def driver_of(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under a PostgreSQL `conn`, in the same transaction.
+
+    For the scheduler's per-tick statements only: SQLAlchemy's execution path costs about
+    four times the round trip itself (0.9 ms against 0.23 ms wall for a trivial statement on
+    a busy 2-core host), and a tick is all round trips.
+    """
+    raw = await conn.get_raw_connection()
+    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    return driver
+
+
+def json_rows(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows as one JSON document, for `jsonb_to_recordset`: a batch is one parameter, encoded
+    in C, where an array parameter per column costs a Python call per value."""
+    return json.dumps(rows, default=_instant_text)
+
+
+def _instant_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+async def outbox_insert_many(
     conn: AsyncConnection,
-    *,
-    event_type: str,
-    payload: dict[str, Any],
+    events: Sequence[OutboxEvent],
     now: datetime,
-    task_id: str | None = None,
+    *,
     stream: str = CORE_STREAM,
 ) -> None:
+    """Write events, in order, in one round trip (on PostgreSQL, one statement)."""
+    if not events:
+        return
+    rows = [
+        {"event_type": kind, "task_id": task_id, "payload": payload}
+        for kind, task_id, payload in events
+    ]
+    if conn.dialect.name == "postgresql":
+        params = {"events": json_rows(rows), "outbox_stream": stream, "outbox_created_at": now}
+        await (await driver_of(conn)).execute(_INSERT_POSTGRESQL, params)
+        return
     await conn.execute(
-        outbox.insert().values(
-            event_type=event_type,
-            stream=stream,
-            task_id=task_id,
-            payload=payload,
-            created_at=now,
-        )
+        outbox.insert(), [row | {"stream": stream, "created_at": now} for row in rows]
     )
 
 

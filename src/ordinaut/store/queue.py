@@ -9,22 +9,21 @@ The claim is the one query with a version per dialect, kept side by side below.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.ids import new_id
 from ordinaut.core.models import DueWork, Task
 from ordinaut.core.states import WorkState
-from ordinaut.store.outbox import CORE_STREAM
+from ordinaut.store.bulk import task_get_many
+from ordinaut.store.outbox import CORE_STREAM, outbox_insert_many
 from ordinaut.store.rows import to_value
-from ordinaut.store.schema import due_work, event, outbox, task
+from ordinaut.store.schema import due_work, task
 from ordinaut.store.types import UTCDateTime
 
 RUN_NOW_REASON = "run_now"  # occurrences made by run-now run even while their task is paused
@@ -33,57 +32,6 @@ WORKER_LOST = "worker lost"
 
 Attempt = tuple[str, int]
 """(due_work id, attempt number): what a guarded write names."""
-
-# ---------------------------------------------------------------------------------- enqueue
-
-
-@dataclass(frozen=True)
-class NewOccurrence:
-    """An occurrence to enqueue; priority, key and max attempts come from the task."""
-
-    task: Task
-    scheduled_for: datetime
-    run_at: datetime
-    reason: str | None = None
-    event_id: str | None = None
-
-
-def _occurrence_row(item: NewOccurrence, now: datetime) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "task_id": item.task.id,
-        "scheduled_for": item.scheduled_for,
-        "run_at": item.run_at,
-        "state": WorkState.SCHEDULED.value,
-        "attempt": 0,
-        "max_attempts": item.task.max_retries + 1,
-        "priority": item.task.priority,
-        "concurrency_key": item.task.concurrency_key,
-        "locked_by": None,
-        "locked_until": None,
-        "reason": item.reason,
-        "event_id": item.event_id,
-        "created_at": now,
-        "updated_at": now,
-        "finished_at": None,
-    }
-
-
-async def due_work_enqueue_many(
-    conn: AsyncConnection, items: Sequence[NewOccurrence], *, now: datetime
-) -> list[str]:
-    """Insert occurrences, skipping any (task, scheduled_for) already there; returns new ids."""
-    if not items:
-        return []
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    query = (
-        insert(due_work)
-        .on_conflict_do_nothing(index_elements=["task_id", "scheduled_for"])
-        .returning(due_work.c.id)
-    )
-    rows = [_occurrence_row(item, now) for item in items]
-    return list((await conn.execute(query, rows)).scalars())
-
 
 # ------------------------------------------------------------------------------------ claim
 
@@ -426,135 +374,3 @@ async def due_work_expired(conn: AsyncConnection, *, now: datetime, limit: int) 
         .with_for_update(skip_locked=True)
     )
     return [to_value(DueWork, r) for r in (await conn.execute(query)).mappings()]
-
-
-# ------------------------------------------------------------------------ ledger and batch
-
-
-async def due_work_get(conn: AsyncConnection, work_id: str) -> DueWork | None:
-    row = (await conn.execute(sa.select(due_work).where(due_work.c.id == work_id))).mappings()
-    first = row.first()
-    return to_value(DueWork, first) if first else None
-
-
-async def due_work_list(
-    conn: AsyncConnection,
-    *,
-    task_id: str | None = None,
-    state: str | None = None,
-    created_by: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[DueWork], int]:
-    """The ledger, newest occurrence first, and the total that match."""
-    where: list[sa.ColumnElement[bool]] = []
-    if task_id is not None:
-        where.append(due_work.c.task_id == task_id)
-    if state is not None:
-        where.append(due_work.c.state == state)
-    if created_by is not None:
-        where.append(
-            due_work.c.task_id.in_(sa.select(task.c.id).where(task.c.created_by == created_by))
-        )
-    query = (
-        sa.select(due_work)
-        .where(*where)
-        .order_by(due_work.c.scheduled_for.desc(), due_work.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = (await conn.execute(query)).mappings().all()
-    count = sa.select(sa.func.count()).select_from(due_work).where(*where)
-    return [to_value(DueWork, r) for r in rows], int((await conn.execute(count)).scalar_one())
-
-
-async def due_work_cancel_pending(
-    conn: AsyncConnection, task_id: str, *, now: datetime, reason: str = CANCELED_REASON
-) -> int:
-    """scheduled/retrying -> canceled for one task (its cancel); running ones finish first."""
-    query = (
-        due_work.update()
-        .where(
-            due_work.c.task_id == task_id,
-            due_work.c.state.in_([WorkState.SCHEDULED, WorkState.RETRYING]),
-        )
-        .values(state=WorkState.CANCELED.value, reason=reason, finished_at=now, updated_at=now)
-    )
-    return int((await conn.execute(query)).rowcount)
-
-
-async def task_get_many(conn: AsyncConnection, task_ids: Sequence[str]) -> dict[str, Task]:
-    """The tasks of a claimed batch, by id, in one query."""
-    if not task_ids:
-        return {}
-    query = sa.select(task).where(task.c.id.in_(list(set(task_ids))))
-    return {r["id"]: to_value(Task, r) for r in (await conn.execute(query)).mappings()}
-
-
-async def event_get_many(
-    conn: AsyncConnection, event_ids: Sequence[str]
-) -> dict[str, dict[str, Any]]:
-    """The events that triggered a claimed batch, as the pipeline sees them (`${event...}`)."""
-    if not event_ids:
-        return {}
-    query = sa.select(event).where(event.c.id.in_(list(set(event_ids))))
-    return {
-        r["id"]: {
-            "id": r["id"],
-            "topic": r["topic"],
-            "payload": r["payload"],
-            "source": r["source"],
-            "published_at": r["published_at"].isoformat(),
-        }
-        for r in (await conn.execute(query)).mappings()
-    }
-
-
-async def outbox_insert_many(
-    conn: AsyncConnection, events: Sequence[tuple[str, str | None, dict[str, Any]]], now: datetime
-) -> None:
-    """Core events `(event_type, task_id, payload)` in one round trip (bulk `outbox_insert`)."""
-    rows = [
-        {
-            "event_type": kind,
-            "stream": CORE_STREAM,
-            "task_id": task_id,
-            "payload": payload,
-            "created_at": now,
-            "relayed_at": None,
-        }
-        for kind, task_id, payload in events
-    ]
-    await bulk_insert(conn, outbox, rows)
-
-
-async def bulk_insert(
-    conn: AsyncConnection, table: sa.Table, rows: Sequence[dict[str, Any]]
-) -> None:
-    """Insert many rows in one round trip: on PostgreSQL one JSON document expanded by
-    `jsonb_to_recordset` (one parameter, encoded in C); on SQLite `executemany` (a C loop)."""
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        await conn.execute(table.insert(), list(rows))
-        return
-    names = list(rows[0])
-    columns = ", ".join(
-        f"{n} {'jsonb' if _is_json(table.c[n]) else table.c[n].type.compile(dialect=conn.dialect)}"
-        for n in names
-    )
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} "
-        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v({columns})"
-    )
-    await conn.execute(sa.text(sql), {"rows": json.dumps(rows, default=_json_default)})
-
-
-def _is_json(column: sa.Column[Any]) -> bool:
-    return isinstance(column.type, sa.JSON)
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")

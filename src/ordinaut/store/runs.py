@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.states import ScheduleKind, TaskStatus
-from ordinaut.store.queue import bulk_insert
+from ordinaut.store.bulk import bulk_insert
 from ordinaut.store.rows import to_value
 from ordinaut.store.schema import task, task_run
 

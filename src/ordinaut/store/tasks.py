@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.models import Task
 from ordinaut.core.states import TaskStatus
+from ordinaut.store.engine import fetch_row
 from ordinaut.store.rows import to_value
 from ordinaut.store.schema import task
 
@@ -21,7 +22,13 @@ async def task_insert(conn: AsyncConnection, values: dict[str, Any]) -> Task:
     return to_value(Task, values)
 
 
+_GET_POSTGRESQL = "SELECT * FROM task WHERE id = %(id)s"
+
+
 async def task_get(conn: AsyncConnection, task_id: str, *, for_update: bool = False) -> Task | None:
+    if conn.dialect.name == "postgresql" and not for_update:  # GET /tasks/{id}: the hot read
+        found = await fetch_row(conn, _GET_POSTGRESQL, {"id": task_id})
+        return to_value(Task, found) if found else None
     query = sa.select(task).where(task.c.id == task_id)
     if for_update and conn.dialect.name == "postgresql":
         query = query.with_for_update()

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ordinaut.core.ids import new_id
 from ordinaut.core.models import DueWork, Task
 from ordinaut.core.states import ScheduleKind, WorkState
+from ordinaut.store.bulk import task_get_many
+from ordinaut.store.outbox import outbox_insert_many
 from ordinaut.store.queue import (
     WORKER_LOST,
     Attempt,
@@ -24,8 +26,6 @@ from ordinaut.store.queue import (
     due_work_fail,
     due_work_finish_success,
     due_work_retry,
-    outbox_insert_many,
-    task_get_many,
 )
 from ordinaut.store.runs import Run, task_complete_once, task_run_insert_many, task_set_last_run_at
 from ordinaut.worker.backoff import Random, retry_delay

@@ -23,6 +23,7 @@ from ordinaut.core.clock import Clock
 from ordinaut.core.settings import Settings
 from ordinaut.core.signals import LocalSignal, WakeSignal
 from ordinaut.core.states import ProcessKind
+from ordinaut.store.bulk import event_get_many
 from ordinaut.store.engine import Store
 from ordinaut.store.notify import WORK_AVAILABLE, NotifyListener
 from ordinaut.store.queue import (
@@ -31,7 +32,6 @@ from ordinaut.store.queue import (
     due_work_extend_leases,
     due_work_next_run_at,
     due_work_release,
-    event_get_many,
 )
 from ordinaut.store.workers import (
     WorkerInfo,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from ordinaut.store.outbox import CORE_STREAM
 router = APIRouter(tags=["events"])
 TOPIC_PATTERN = r"^[^\s]{1,200}$"
 KEEPALIVE_SECONDS = 15.0
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
 class EventIn(BaseModel):
@@ -110,12 +112,25 @@ async def stream(
     topic: str | None = None,
     type: str | None = None,
 ) -> StreamingResponse:
-    """Live core events as Server-Sent Events; filter by event `type` or published `topic`."""
+    """Live core events as Server-Sent Events; filter by event `type` or published `topic`.
+
+    The stream starts after the newest entry at connection time (or after `Last-Event-ID`,
+    when a reconnecting client sends one), so nothing published after the `: connected`
+    comment is missed; an unreachable bus is a 503 before the stream opens.
+    """
+    bus = _bus(request)
+    resume = request.headers.get("last-event-id", "")
+    start = resume if STREAM_ID.match(resume) else await _newest_id(bus)
     return StreamingResponse(
-        _sse(request, _bus(request), topic, type),
+        _sse(request, bus.subscribe(CORE_STREAM, last_id=start), topic, type),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def _newest_id(bus: EventBus) -> str:
+    newest = await bus.recent(CORE_STREAM, 1)
+    return newest[0].id if newest else "0-0"
 
 
 def _wanted(message: BusMessage, topic: str | None, kind: str | None) -> bool:
@@ -124,24 +139,31 @@ def _wanted(message: BusMessage, topic: str | None, kind: str | None) -> bool:
     return not topic or message.data.get("topic") == topic
 
 
+def _frame(message: BusMessage) -> str:
+    return f"id: {message.id}\nevent: {message.type}\ndata: {json.dumps(message.data)}\n\n"
+
+
 async def _sse(
-    request: Request, bus: EventBus, topic: str | None, kind: str | None
+    request: Request, messages: AsyncIterator[BusMessage], topic: str | None, kind: str | None
 ) -> AsyncIterator[str]:
     yield ": connected\n\n"
-    messages = bus.subscribe(CORE_STREAM).__aiter__()
     pending: asyncio.Task[BusMessage] | None = None
     try:
         while not await request.is_disconnected():
-            pending = pending or asyncio.ensure_future(messages.__anext__())
+            pending = pending or asyncio.ensure_future(anext(messages))
             done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
             if not done:
                 yield ": keepalive\n\n"
                 continue
-            message, pending = pending.result(), None
-            if not _wanted(message, topic, kind):
-                continue
-            yield f"id: {message.id}\nevent: {message.type}\ndata: {json.dumps(message.data)}\n\n"
+            try:
+                message = pending.result()
+            except StopAsyncIteration:  # the bus closed: the app is shutting down
+                return
+            pending = None
+            if _wanted(message, topic, kind):
+                yield _frame(message)
     finally:
-        if pending is not None:
+        if pending is not None:  # the subscription can only be closed once its read stopped
             pending.cancel()
+            await asyncio.wait({pending})
         await messages.aclose()  # type: ignore[attr-defined]
