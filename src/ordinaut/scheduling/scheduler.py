@@ -11,17 +11,18 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.clock import Clock
 from ordinaut.core.ids import new_id
+from ordinaut.core.loops import LoopComponent
 from ordinaut.core.settings import Settings
-from ordinaut.core.states import Catchup, DstGap, DstOverlap, ScheduleKind, TaskStatus, WorkState
+from ordinaut.core.states import Catchup, ScheduleKind, TaskStatus, WorkState
 from ordinaut.scheduling.catchup import FirePlan, plan_fires
-from ordinaut.scheduling.spec import ScheduleSpec
+from ordinaut.scheduling.task_spec import spec_of
 from ordinaut.store.engine import Store
 from ordinaut.store.occurrences import due_work_enqueue
 from ordinaut.store.scheduling import (
@@ -88,17 +89,6 @@ def _rows_for(task: DueTask, plan: FirePlan, now: datetime) -> list[dict[str, An
 _SCHEDULED, _MISSED = WorkState.SCHEDULED.value, WorkState.MISSED.value
 
 
-def _spec_of(task: DueTask) -> ScheduleSpec:
-    return ScheduleSpec(
-        kind=ScheduleKind(task.schedule_kind),
-        expr=task.schedule_expr,
-        timezone=task.timezone,
-        dtstart=task.dtstart,
-        dst_gap=DstGap(task.dst_gap),
-        dst_overlap=DstOverlap(task.dst_overlap),
-    )
-
-
 def _plan_key(task: DueTask) -> tuple[Any, ...]:
     """What a task's plan depends on: tasks with equal keys get equal plans in one tick."""
     anchor = task.dtstart if task.schedule_kind == ScheduleKind.RRULE else None
@@ -128,12 +118,14 @@ class _Batch:
 
 
 @dataclass
-class Scheduler:
+class Scheduler(LoopComponent):
     """`await scheduler.tick()` once, or `start()`/`stop()` it as a component of a process.
 
     `wakeup` is set by whoever changes tasks (the API in-process, or a LISTEN on PostgreSQL);
     `work_signal`, if given, is set after a tick that enqueued something (the embedded worker).
     """
+
+    loop_name: ClassVar[str] = "ordinaut-scheduler"
 
     settings: Settings
     store: Store
@@ -191,7 +183,7 @@ class Scheduler:
     def _plan(self, task: DueTask, now: datetime) -> FirePlan:
         try:
             return plan_fires(
-                _spec_of(task),
+                spec_of(task),
                 task.next_run_at,
                 now,
                 grace_seconds=task.misfire_grace_seconds,
@@ -279,15 +271,3 @@ class Scheduler:
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wakeup.wait(), timeout=seconds)
-
-    async def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self.run(), name="ordinaut-scheduler")
-
-    async def stop(self) -> None:
-        """Finish the tick in progress (it commits), then return."""
-        self._stopping = True
-        self.wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None

@@ -12,11 +12,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 
 from ordinaut.core.clock import Clock
+from ordinaut.core.loops import LoopComponent
 from ordinaut.events import EventBus
 from ordinaut.events.bus import EventBusUnavailable
 from ordinaut.store import outbox
@@ -27,7 +28,8 @@ STREAM_MAXLEN = 100_000
 
 
 @dataclass
-class OutboxRelay:
+class OutboxRelay(LoopComponent):
+    loop_name: ClassVar[str] = "ordinaut-outbox-relay"
     store: Store
     bus: EventBus
     clock: Clock
@@ -116,14 +118,3 @@ class OutboxRelay:
         async with self.store.transaction() as conn:
             await outbox.outbox_prune(conn, before=now - self.retention)
         self._pruned_at = now
-
-    async def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self.run(), name="ordinaut-outbox-relay")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self.wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
