@@ -15,10 +15,13 @@ from ordinaut.store.engine import fetch_row
 from ordinaut.store.rows import to_value
 from ordinaut.store.schema import task
 
+_INSERT = task.insert()
+
 
 async def task_insert(conn: AsyncConnection, values: dict[str, Any]) -> Task:
     """Insert a task; `values` holds every column (the service fills defaults)."""
-    await conn.execute(task.insert().values(values))
+    # values as parameters, not `.values(...)`: the compiled statement is then cached
+    await conn.execute(_INSERT, values)
     return to_value(Task, values)
 
 
