@@ -10,17 +10,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.models import DueWork
 from ordinaut.core.states import WorkState
+from ordinaut.store.bulk import driver_of, json_rows, recordset_columns
 from ordinaut.store.channels import WORK_AVAILABLE
 from ordinaut.store.outbox import (
     CORE_STREAM,
     OutboxEvent,
-    driver_of,
-    json_rows,
     outbox_insert_many,
     outbox_insert_select,
 )
@@ -28,22 +27,20 @@ from ordinaut.store.rows import to_value
 from ordinaut.store.schema import due_work, task
 
 PENDING = (WorkState.SCHEDULED, WorkState.RETRYING)
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
-_COLUMN_TYPES = {
-    "id": "text", "task_id": "text", "scheduled_for": "timestamptz", "run_at": "timestamptz",
-    "state": "text", "attempt": "int", "max_attempts": "int", "priority": "int",
-    "concurrency_key": "text", "reason": "text", "event_id": "text",
-    "created_at": "timestamptz", "updated_at": "timestamptz", "finished_at": "timestamptz",
-}  # fmt: skip
-_KEYS = tuple(_COLUMN_TYPES)
+_KEYS = (
+    "id", "task_id", "scheduled_for", "run_at", "state", "attempt", "max_attempts", "priority",
+    "concurrency_key", "reason", "event_id", "created_at", "updated_at", "finished_at",
+)  # fmt: skip
 _DEFAULTS: dict[str, Any] = {
     "attempt": 0, "concurrency_key": None, "reason": None, "event_id": None, "finished_at": None,
 }  # fmt: skip
 _INSERT = f"""
     INSERT INTO due_work ({", ".join(_KEYS)})
     SELECT {", ".join(_KEYS)} FROM jsonb_to_recordset(%(rows)s::jsonb)
-         AS r({", ".join(f"{key} {kind}" for key, kind in _COLUMN_TYPES.items())})
+         AS r({recordset_columns(due_work, _KEYS, _POSTGRESQL)})
     ON CONFLICT (task_id, scheduled_for) DO NOTHING
 """
 _ENQUEUE = f"{_INSERT} RETURNING id"

@@ -9,9 +9,10 @@ The claim is the one query with a version per dialect, kept side by side below.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ordinaut.core.ids import new_id
 from ordinaut.core.models import DueWork, Task
 from ordinaut.core.states import WorkState
-from ordinaut.store.bulk import task_get_many
+from ordinaut.store.bulk import driver_of, task_get_many
 from ordinaut.store.outbox import CORE_STREAM, outbox_insert_many
 from ordinaut.store.rows import to_value
 from ordinaut.store.schema import due_work, task
@@ -36,7 +37,7 @@ Attempt = tuple[str, int]
 # ------------------------------------------------------------------------------------ claim
 
 _CLAIMABLE = """
-    dw.state IN ('scheduled', 'retrying') AND dw.run_at <= :now
+    dw.state IN ('scheduled', 'retrying') AND dw.run_at <= %(now)s
     AND (dw.reason = 'run_now' OR NOT EXISTS (
         SELECT 1 FROM task t WHERE t.id = dw.task_id AND t.status = 'paused'))
     AND (dw.concurrency_key IS NULL OR NOT EXISTS (
@@ -51,30 +52,34 @@ _CLAIM_SET = """
     state = CASE WHEN chosen.task_status = 'canceled' THEN 'canceled' ELSE 'running' END,
     attempt = CASE WHEN chosen.task_status = 'canceled' THEN due_work.attempt
                    ELSE due_work.attempt + 1 END,
-    locked_by = CASE WHEN chosen.task_status = 'canceled' THEN NULL ELSE :worker END,
-    locked_until = CASE WHEN chosen.task_status = 'canceled' THEN NULL ELSE :until END,
-    reason = CASE WHEN chosen.task_status = 'canceled' THEN :canceled ELSE due_work.reason END,
-    finished_at = CASE WHEN chosen.task_status = 'canceled' THEN :now ELSE NULL END,
-    updated_at = :now
+    locked_by = CASE WHEN chosen.task_status = 'canceled' THEN NULL ELSE %(worker)s END,
+    locked_until = CASE WHEN chosen.task_status = 'canceled' THEN NULL ELSE %(until)s END,
+    reason = CASE WHEN chosen.task_status = 'canceled' THEN %(canceled)s ELSE due_work.reason END,
+    finished_at = CASE WHEN chosen.task_status = 'canceled' THEN %(now)s ELSE NULL END,
+    updated_at = %(now)s
 """
 
-_RETURNING = ", ".join(f"due_work.{c.name}" for c in due_work.c)
-_TASK_COLUMNS = ", ".join(f"task.{c.name} AS task__{c.name}" for c in task.c)
+_WORK_FIELDS = tuple(DueWork.__dataclass_fields__)
+_TASK_FIELDS = tuple(Task.__dataclass_fields__)
+_RETURNING = ", ".join(f"due_work.{name}" for name in _WORK_FIELDS)
 _STARTED_PAYLOAD = """jsonb_build_object('run_id', run_id, 'task_id', task_id,
     'due_work_id', id, 'attempt', attempt, 'worker_id', locked_by)"""
 
 # PostgreSQL, one round trip: lock candidates with SKIP LOCKED so concurrent claimers take
-# disjoint rows; keep one row per concurrency key and take a transaction advisory lock per
-# key so two claimers never both start one (`_key_conflicts` then catches a claimer whose
-# snapshot predates the other's commit); return each row with its task and a new run id;
-# write run.started for unkeyed rows (keyed ones get theirs once they survive that check).
+# disjoint rows; keep one row per concurrency key and take an advisory lock per key so two
+# claimers never both start one (`_key_conflicts` then catches a claimer whose snapshot
+# predates the other's commit); write run.started for unkeyed rows (keyed ones get theirs
+# once they survive that check); return each row with a new run id, and its task's columns on
+# the first row of each task only (a batch of one task decodes the task once).
+# `{lock}` is the transaction-scoped advisory lock inside a transaction, and the session one
+# when the claim commits by itself (autocommit): then it is held until `_keep_key_winners`.
 _CLAIM_POSTGRESQL = f"""
 WITH candidate AS MATERIALIZED (
     SELECT dw.id, dw.concurrency_key, dw.priority, dw.run_at, dw.task_id
     FROM due_work dw
     WHERE {_CLAIMABLE}
     ORDER BY dw.priority, dw.run_at
-    LIMIT :limit
+    LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), ranked AS MATERIALIZED (
     SELECT id, concurrency_key, {_TASK_STATUS} AS task_status,
@@ -85,22 +90,28 @@ WITH candidate AS MATERIALIZED (
     WHERE CASE
         WHEN task_status = 'canceled' OR concurrency_key IS NULL THEN true
         WHEN key_rank > 1 THEN false
-        ELSE pg_try_advisory_xact_lock(4242, hashtext(concurrency_key))
+        ELSE {{lock}}(4242, hashtext(concurrency_key))
     END
 ), claimed AS (
     UPDATE due_work SET {_CLAIM_SET}
-    FROM chosen, task
-    WHERE due_work.id = chosen.id AND task.id = due_work.task_id
+    FROM chosen
+    WHERE due_work.id = chosen.id
       -- an array of ids steers the planner to primary-key lookups over a table scan
       AND due_work.id = ANY(ARRAY(SELECT id FROM chosen))
-    RETURNING {_RETURNING}, {_TASK_COLUMNS}, gen_random_uuid()::text AS run_id
+    RETURNING {_RETURNING}, gen_random_uuid()::text AS run_id
 ), started AS (
     INSERT INTO outbox (event_type, stream, task_id, payload, created_at)
-    SELECT 'run.started', :stream, task_id, {_STARTED_PAYLOAD}, :now
+    SELECT 'run.started', %(stream)s, task_id, {_STARTED_PAYLOAD}, %(now)s
     FROM claimed WHERE state = 'running' AND concurrency_key IS NULL
 )
-SELECT * FROM claimed
+SELECT c.*, {", ".join(f"t.{name}" for name in _TASK_FIELDS)}
+FROM (SELECT claimed.*, row_number() OVER (PARTITION BY task_id) AS task_rank
+      FROM claimed) AS c
+LEFT JOIN task t ON t.id = c.task_id AND c.task_rank = 1
 """
+_CLAIM_IN_TRANSACTION = _CLAIM_POSTGRESQL.replace("{lock}", "pg_try_advisory_xact_lock")
+_CLAIM_AUTOCOMMIT = _CLAIM_POSTGRESQL.replace("{lock}", "pg_try_advisory_lock")
+_UNLOCK_KEYS = "SELECT pg_advisory_unlock(4242, hashtext(k)) FROM unnest(%(keys)s::text[]) k"
 
 # SQLite: the Store opens every transaction with BEGIN IMMEDIATE, so the claim already runs
 # alone under the write lock; one UPDATE ... FROM ... RETURNING claims, and the tasks and
@@ -127,24 +138,18 @@ RETURNING {_RETURNING}
 """
 
 
-def _claim_statement(sql: str, *columns: sa.ColumnElement[Any]) -> sa.TextualSelect:
-    return (
-        sa.text(sql)
-        .bindparams(
-            sa.bindparam("now", type_=UTCDateTime()), sa.bindparam("until", type_=UTCDateTime())
-        )
-        .columns(*due_work.c, *columns)
+def _sqlalchemy_style(sql: str) -> str:
+    """The same SQL with SQLAlchemy's `:name` placeholders instead of psycopg's."""
+    return re.sub(r"%\((\w+)\)s", r":\1", sql)
+
+
+_CLAIM_SQLITE_STATEMENT = (
+    sa.text(_sqlalchemy_style(_CLAIM_SQLITE))
+    .bindparams(
+        sa.bindparam("now", type_=UTCDateTime()), sa.bindparam("until", type_=UTCDateTime())
     )
-
-
-_CLAIM = {
-    "postgresql": _claim_statement(
-        _CLAIM_POSTGRESQL,
-        *(sa.column(f"task__{c.name}", c.type) for c in task.c),
-        sa.column("run_id", sa.Text),
-    ),
-    "sqlite": _claim_statement(_CLAIM_SQLITE),
-}
+    .columns(*due_work.c)
+)
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,8 @@ async def due_work_claim(
     Skips occurrences whose concurrency key is running and those of paused tasks (unless made
     by run-now); occurrences of canceled tasks met on the way become `canceled`. Returns the
     rows now running under `worker_id` in priority order, and writes their run.started events.
+    On PostgreSQL `conn` may be in autocommit: the claim is then one statement committing by
+    itself (one round trip), and only a batch holding keyed rows opens a transaction after it.
     """
     params = {
         "now": now,
@@ -184,40 +191,89 @@ async def due_work_claim(
         "canceled": CANCELED_REASON,
         "stream": CORE_STREAM,
     }
-    result = (await conn.execute(_CLAIM[conn.dialect.name], params)).mappings().all()
-    running = [r for r in result if r["state"] == WorkState.RUNNING]
     if conn.dialect.name == "postgresql":
-        claimed = [_claimed_from_row(r) for r in running]
-        keyed = [c for c in claimed if c.work.concurrency_key is not None]
-        if keyed:
-            kept = await _keep_key_winners(conn, worker_id, keyed, now)
-            claimed = [c for c in claimed if c.work.concurrency_key is None] + kept
-            await outbox_insert_many(conn, [_started_event(c) for c in kept], now)
+        claimed = await _claim_postgresql(conn, worker_id, params)
     else:
-        works = [to_value(DueWork, r) for r in running]
+        result = (await conn.execute(_CLAIM_SQLITE_STATEMENT, params)).mappings().all()
+        works = [to_value(DueWork, r) for r in result if r["state"] == WorkState.RUNNING]
         tasks = await task_get_many(conn, [w.task_id for w in works])
         claimed = [ClaimedWork(w, tasks[w.task_id], new_id()) for w in works]
         await outbox_insert_many(conn, [_started_event(c) for c in claimed], now)
     return sorted(claimed, key=lambda c: (c.work.priority, c.work.run_at))
 
 
-_TASK_FIELDS = [(c.name, f"task__{c.name}") for c in task.c]
+async def _claim_postgresql(
+    conn: AsyncConnection, worker_id: str, params: dict[str, Any]
+) -> list[ClaimedWork]:
+    driver = await driver_of(conn)
+    autocommit = driver.autocommit
+    sql = _CLAIM_AUTOCOMMIT if autocommit else _CLAIM_IN_TRANSACTION
+    rows = await (await driver.execute(sql, params)).fetchall()
+    claimed = _claimed_from_rows(rows)
+    keyed = [c for c in claimed if c.work.concurrency_key is not None]
+    if not keyed:
+        return claimed
+    unkeyed = [c for c in claimed if c.work.concurrency_key is None]
+    if not autocommit:
+        return unkeyed + await _keep_key_winners(conn, worker_id, keyed, params["now"])
+    try:  # the session locks on the keys are held until the check has committed
+        async with driver.transaction():
+            kept = await _keep_key_winners(conn, worker_id, keyed, params["now"])
+    finally:
+        keys = sorted({c.work.concurrency_key for c in keyed if c.work.concurrency_key})
+        await driver.execute(_UNLOCK_KEYS, {"keys": keys})
+    return unkeyed + kept
 
 
-def _claimed_from_row(row: sa.RowMapping) -> ClaimedWork:
-    task_values = {name: row[prefixed] for name, prefixed in _TASK_FIELDS}
-    return ClaimedWork(to_value(DueWork, row), to_value(Task, task_values), row["run_id"])
+def _is_instant(column: sa.Column[Any]) -> bool:
+    return isinstance(column.type, UTCDateTime)
+
+
+_N_WORK = len(_WORK_FIELDS)
+_TASK_ID, _STATE = _WORK_FIELDS.index("task_id"), _WORK_FIELDS.index("state")
+_FIRST_TASK_COLUMN = _N_WORK + 2  # after run_id and task_rank
+_WORK_INSTANTS = [i for i, n in enumerate(_WORK_FIELDS) if _is_instant(due_work.c[n])]
+_TASK_INSTANTS = [i for i, n in enumerate(_TASK_FIELDS) if _is_instant(task.c[n])]
+
+
+def _claimed_from_rows(rows: Sequence[tuple[Any, ...]]) -> list[ClaimedWork]:
+    """Rows of the PostgreSQL claim: due_work columns, run_id, task_rank, then the task's."""
+    tasks = {
+        row[_TASK_ID]: Task(*_utc_at(row[_FIRST_TASK_COLUMN:], _TASK_INSTANTS))
+        for row in rows
+        if row[_FIRST_TASK_COLUMN] is not None
+    }
+    return [
+        ClaimedWork(
+            DueWork(*_utc_at(row[:_N_WORK], _WORK_INSTANTS)), tasks[row[_TASK_ID]], row[_N_WORK]
+        )
+        for row in rows
+        if row[_STATE] == WorkState.RUNNING
+    ]
+
+
+def _utc_at(values: Sequence[Any], instants: Sequence[int]) -> list[Any]:
+    """`values` with those at `instants` in UTC (psycopg gives the session's time zone)."""
+    out = list(values)
+    for i in instants:
+        value = out[i]
+        if value is not None and value.tzinfo is not UTC:
+            out[i] = value.astimezone(UTC)
+    return out
 
 
 async def _keep_key_winners(
     conn: AsyncConnection, worker_id: str, keyed: list[ClaimedWork], now: datetime
 ) -> list[ClaimedWork]:
-    """Give back keyed rows whose key another claimer started meanwhile; keep the rest."""
+    """Give back keyed rows whose key another claimer started meanwhile; keep the rest, and
+    write their run.started events."""
     lost = await _key_conflicts(conn, [c.work.id for c in keyed])
     if lost:
         attempts = [(c.work.id, c.work.attempt) for c in keyed if c.work.id in lost]
         await due_work_release(conn, worker_id=worker_id, attempts=attempts, now=now, reason=None)
-    return [c for c in keyed if c.work.id not in lost]
+    kept = [c for c in keyed if c.work.id not in lost]
+    await outbox_insert_many(conn, [_started_event(c) for c in kept], now)
+    return kept
 
 
 async def _key_conflicts(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:

@@ -10,8 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ordinaut.core.states import ScheduleKind, TaskStatus
-from ordinaut.store.bulk import bulk_insert
+from ordinaut.core.states import ScheduleKind, TaskStatus, WorkState
+from ordinaut.store.bulk import bulk_insert, driver_of, json_rows
+from ordinaut.store.outbox import CORE_STREAM, OutboxEvent, outbox_insert_many
+from ordinaut.store.queue import Attempt, due_work_fail, due_work_finish_success, due_work_retry
 from ordinaut.store.rows import to_value
 from ordinaut.store.schema import task, task_run
 
@@ -45,6 +47,18 @@ class RunStats:
     max_duration_ms: float | None
     last_started_at: datetime | None
     task_count: int
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How an attempt ends: its run row and the occurrence's next state (`succeeded`,
+    `retrying` at `retry_at`, or `failed`, with `reason`). `run.worker_id` is the lease
+    owner the write is guarded by."""
+
+    run: Run
+    state: WorkState
+    retry_at: datetime | None = None
+    reason: str | None = None
 
 
 async def task_run_insert_many(conn: AsyncConnection, runs: Sequence[Run]) -> None:
@@ -196,3 +210,189 @@ async def task_complete_once(
         .returning(task.c.id)
     )
     return list((await conn.execute(query)).scalars())
+
+
+# ------------------------------------------------- ending attempts: the finish of a batch
+
+_END_COLUMNS = """id text, due_work_id text, attempt int, worker_id text, started_at timestamptz,
+    finished_at timestamptz, duration_ms float8, success bool, error text, output jsonb,
+    state text, retry_at timestamptz, reason text"""
+_END_NAMES = [line.split()[0] for line in _END_COLUMNS.replace("\n", " ").split(", ")]
+
+# PostgreSQL, one statement (so in autocommit it is its own transaction): move each occurrence
+# still running under its owner at that attempt; for those moved, insert the run row and the
+# run.succeeded/run.failed (then occurrence.failed) events, and keep the task's last_run_at
+# and a one-shot task's completion. Task rows are locked in id order: finishers of batches
+# sharing tasks queue instead of deadlocking.
+_FINISH_POSTGRESQL = f"""
+WITH given AS MATERIALIZED (
+    SELECT * FROM ROWS FROM (jsonb_to_recordset(%(ends)s::jsonb) AS ({_END_COLUMNS}))
+         WITH ORDINALITY AS g({", ".join(_END_NAMES)}, n)
+    LIMIT %(count)s
+), moved AS (
+    UPDATE due_work SET
+        state = g.state,
+        run_at = COALESCE(g.retry_at, due_work.run_at),
+        locked_by = NULL,
+        locked_until = NULL,
+        reason = CASE WHEN g.state = 'succeeded' THEN due_work.reason ELSE g.reason END,
+        finished_at = CASE WHEN g.state = 'retrying' THEN due_work.finished_at ELSE %(now)s END,
+        updated_at = %(now)s
+    FROM given g
+    WHERE due_work.id = g.due_work_id AND due_work.attempt = g.attempt
+      AND due_work.state = 'running' AND due_work.locked_by = g.worker_id
+      AND due_work.id = ANY(ARRAY(SELECT due_work_id FROM given))
+    RETURNING due_work.id, due_work.task_id
+), kept AS MATERIALIZED (
+    SELECT g.*, m.task_id FROM given g JOIN moved m ON m.id = g.due_work_id
+), runs AS (
+    INSERT INTO task_run (id, task_id, due_work_id, attempt, worker_id, started_at,
+                          finished_at, duration_ms, success, error, output)
+    SELECT id, task_id, due_work_id, attempt, worker_id, started_at, finished_at,
+           duration_ms, success, error, output
+    FROM kept ORDER BY n
+), events AS (
+    INSERT INTO outbox (event_type, stream, task_id, payload, created_at)
+    SELECT event_type, %(stream)s, task_id, payload, %(now)s FROM (
+        SELECT 0 AS part, n, task_id,
+               CASE WHEN success THEN 'run.succeeded' ELSE 'run.failed' END AS event_type,
+               jsonb_build_object('run_id', id, 'task_id', task_id, 'due_work_id', due_work_id,
+                   'attempt', attempt, 'worker_id', worker_id, 'duration_ms', duration_ms,
+                   'error', error) AS payload
+        FROM kept
+        UNION ALL
+        SELECT 1, n, task_id, 'occurrence.failed',
+               jsonb_build_object('task_id', task_id, 'due_work_id', due_work_id,
+                   'attempts', attempt, 'error', error)
+        FROM kept WHERE state = 'failed'
+    ) AS e ORDER BY part, n
+), per_task AS (
+    SELECT task_id, max(started_at) AS started_at, bool_or(state <> 'retrying') AS final
+    FROM kept GROUP BY task_id
+), locked AS (
+    SELECT task.id, per_task.started_at,
+           per_task.final AND task.schedule_kind = 'once' AND task.status = 'active'
+               AND task.next_run_at IS NULL AS completes
+    FROM task JOIN per_task ON per_task.task_id = task.id
+    WHERE task.id = ANY(ARRAY(SELECT task_id FROM per_task))
+    ORDER BY task.id
+    FOR NO KEY UPDATE OF task
+), touched AS (
+    UPDATE task SET
+        last_run_at = GREATEST(task.last_run_at, locked.started_at),
+        status = CASE WHEN locked.completes THEN 'completed' ELSE task.status END,
+        updated_at = CASE WHEN locked.completes THEN %(now)s ELSE task.updated_at END
+    FROM locked
+    WHERE task.id = locked.id
+      AND (locked.completes OR task.last_run_at IS NULL OR task.last_run_at < locked.started_at)
+)
+SELECT due_work_id, attempt FROM kept
+"""
+
+
+def _end_row(end: RunEnd) -> dict[str, Any]:
+    run = end.run
+    return {
+        "id": run.id,
+        "due_work_id": run.due_work_id,
+        "attempt": run.attempt,
+        "worker_id": run.worker_id,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_ms": run.duration_ms,
+        "success": run.success,
+        "error": run.error,
+        "output": run.output,
+        "state": end.state.value,
+        "retry_at": end.retry_at.isoformat() if end.retry_at else None,
+        "reason": end.reason,
+    }
+
+
+async def run_finish_many(
+    conn: AsyncConnection, ends: Sequence[RunEnd], *, now: datetime
+) -> set[Attempt]:
+    """End attempts: each occurrence's guarded state change with its `task_run` row, its
+    run.succeeded/run.failed (and occurrence.failed) events, `task.last_run_at` and a one-shot
+    task's completion. Returns the attempts applied; the others' leases were lost and nothing
+    of theirs is written.
+
+    On PostgreSQL this is one statement, atomic even on a connection in autocommit; on SQLite
+    a few statements in the caller's transaction.
+    """
+    if not ends:
+        return set()
+    if conn.dialect.name != "postgresql":
+        return await _finish_sqlite(conn, ends, now)
+    params = {
+        "ends": json_rows([_end_row(end) for end in ends]),
+        "count": len(ends),
+        "now": now,
+        "stream": CORE_STREAM,
+    }
+    rows = await (await (await driver_of(conn)).execute(_FINISH_POSTGRESQL, params)).fetchall()
+    return {(work_id, attempt) for work_id, attempt in rows}
+
+
+async def _finish_sqlite(
+    conn: AsyncConnection, ends: Sequence[RunEnd], now: datetime
+) -> set[Attempt]:
+    applied: set[Attempt] = set()
+    successes = [e.run for e in ends if e.state == WorkState.SUCCEEDED]
+    for owner in {run.worker_id for run in successes}:
+        attempts = [(r.due_work_id, r.attempt) for r in successes if r.worker_id == owner]
+        applied |= await due_work_finish_success(conn, worker_id=owner, attempts=attempts, now=now)
+    for end in ends:
+        run, attempt = end.run, (end.run.due_work_id, end.run.attempt)
+        reason = end.reason or "failed"
+        if end.state == WorkState.RETRYING and end.retry_at is not None:
+            done = await due_work_retry(
+                conn, worker_id=run.worker_id, attempt=attempt, run_at=end.retry_at,
+                reason=reason, now=now,
+            )  # fmt: skip
+        elif end.state == WorkState.FAILED:
+            done = await due_work_fail(
+                conn, worker_id=run.worker_id, attempt=attempt, reason=reason, now=now
+            )
+        else:
+            continue
+        if done:
+            applied.add(attempt)
+    kept = [e for e in ends if (e.run.due_work_id, e.run.attempt) in applied]
+    await _record(conn, kept, now)
+    return applied
+
+
+async def _record(conn: AsyncConnection, kept: Sequence[RunEnd], now: datetime) -> None:
+    """What every applied end writes besides the state change (SQLite)."""
+    runs = [e.run for e in kept]
+    await task_run_insert_many(conn, runs)
+    events = [_run_event(run) for run in runs]
+    events += [_failed_event(e.run) for e in kept if e.state == WorkState.FAILED]
+    await outbox_insert_many(conn, events, now)
+    latest: dict[str, datetime] = {}
+    for run in runs:
+        if run.task_id not in latest or latest[run.task_id] < run.started_at:
+            latest[run.task_id] = run.started_at
+    await task_set_last_run_at(conn, latest)
+    final = {e.run.task_id for e in kept if e.state != WorkState.RETRYING}
+    await task_complete_once(conn, sorted(final), now=now)
+
+
+def _run_event(run: Run) -> OutboxEvent:
+    kind = "run.succeeded" if run.success else "run.failed"
+    payload = {
+        "run_id": run.id,
+        "task_id": run.task_id,
+        "due_work_id": run.due_work_id,
+        "attempt": run.attempt,
+        "worker_id": run.worker_id,
+        "duration_ms": run.duration_ms,
+        "error": run.error,
+    }
+    return (kind, run.task_id, payload)
+
+
+def _failed_event(run: Run) -> OutboxEvent:
+    payload = {"task_id": run.task_id, "due_work_id": run.due_work_id, "attempts": run.attempt}
+    return ("occurrence.failed", run.task_id, {**payload, "error": run.error})

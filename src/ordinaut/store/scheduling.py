@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.states import TaskStatus
-from ordinaut.store.outbox import driver_of, json_rows
+from ordinaut.store.bulk import driver_of, json_rows
 from ordinaut.store.rows import to_value
 from ordinaut.store.schema import task
 

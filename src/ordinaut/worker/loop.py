@@ -50,9 +50,17 @@ logger = logging.getLogger(__name__)
 RELEASED_REASON = "released at shutdown"
 STORE_RETRY_SECONDS = 1.0
 STALE_WORKER_SECONDS = 120.0
-# prepared claims and finishes are planned for their actual parameters: a generic plan can
-# not see that `run_at <= :now` or `id = ANY(:ids)` picks a few rows, and scans the table
-CUSTOM_PLANS = ["SET plan_cache_mode = force_custom_plan"]
+# Session settings of the worker's lanes. Claims and finishes are planned for their actual
+# parameters (a generic plan cannot see that `run_at <= :now` or `id = ANY(:ids)` picks few
+# rows, and scans the table). No bitmap scans: with statistics that lag a burst of enqueues
+# the planner bitmap-scans every due row and sorts them (15 ms for 20k due rows) instead of
+# walking ix_due_work_claim in order and stopping at the batch size (0.3 ms). Instants come
+# back in UTC, so the claim's rows need no conversion.
+LANE_SETUP = [
+    "SET plan_cache_mode = force_custom_plan",
+    "SET enable_bitmapscan = off",
+    "SET TIME ZONE 'UTC'",
+]
 
 
 def default_worker_id() -> str:
@@ -95,10 +103,8 @@ class Worker:
         # claims may commit asynchronously: a claim lost in a database crash only puts the
         # occurrence back unclaimed; every finish commits durably (and flushes claims with it).
         # Lanes are opened by start(); before that (run_once) the Store's pool serves.
-        self._claim_lane = Lane(
-            store, [*CUSTOM_PLANS, "SET synchronous_commit = off"], enabled=False
-        )
-        self._finish_lane = Lane(store, CUSTOM_PLANS, enabled=False)
+        self._claim_lane = Lane(store, [*LANE_SETUP, "SET synchronous_commit = off"], enabled=False)
+        self._finish_lane = Lane(store, LANE_SETUP, enabled=False)
 
     @property
     def running(self) -> int:
@@ -202,9 +208,10 @@ class Worker:
                 await self._idle()
 
     async def claim(self, limit: int) -> list[Claimed]:
-        """Claim up to `limit` occurrences in one transaction (with their run.started events)."""
+        """Claim up to `limit` occurrences (with their run.started events): on PostgreSQL one
+        statement, committing by itself."""
         now = self.clock.now()
-        async with self._claim_lane.transaction() as conn:
+        async with self._claim_lane.use() as conn:
             rows = await due_work_claim(
                 conn, worker_id=self.id, now=now, lease_until=now + self._lease, limit=limit
             )
@@ -226,7 +233,7 @@ class Worker:
         timeout = self.settings.worker_poll_interval
         now = self.clock.now()
         with contextlib.suppress(Exception):
-            async with self.store.connect() as conn:
+            async with self._claim_lane.use() as conn:
                 upcoming = await due_work_next_run_at(conn, now=now)
             if upcoming is not None:
                 timeout = min(timeout, max((upcoming - now).total_seconds(), 0.001))
@@ -271,7 +278,7 @@ class Worker:
         """Write a batch of results (retrying while the store is unreachable), free the slots."""
         for delay in (0.1, 0.5, 1.0, 2.0, 5.0, None):
             try:
-                async with self._finish_lane.transaction() as conn:
+                async with self._finish_lane.use() as conn:
                     await finish_attempts(
                         conn,
                         worker_id=self.id,
