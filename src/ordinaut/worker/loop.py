@@ -18,6 +18,8 @@ import time
 import uuid
 from datetime import timedelta
 
+import structlog
+
 from ordinaut import __version__
 from ordinaut.core.clock import Clock
 from ordinaut.core.settings import Settings
@@ -246,11 +248,15 @@ class Worker:
         """Run one attempt's pipeline; a runner that raises is a retryable failure."""
         started_at = self.clock.now()
         began = time.perf_counter()
-        try:
-            outcome = await self.runner(c.task, c.work, c.run_id, c.event)
-        except Exception as exc:
-            logger.exception("runner raised for %s attempt %d", *c.key)
-            outcome = RunOutcome(False, None, f"{type(exc).__name__}: {exc}", True)
+        # every log line of the pipeline (tools included) names its task, run and worker
+        with structlog.contextvars.bound_contextvars(
+            task_id=c.task.id, run_id=c.run_id, worker_id=self.id
+        ):
+            try:
+                outcome = await self.runner(c.task, c.work, c.run_id, c.event)
+            except Exception as exc:
+                logger.exception("runner raised for %s attempt %d", *c.key)
+                outcome = RunOutcome(False, None, f"{type(exc).__name__}: {exc}", True)
         duration_ms = (time.perf_counter() - began) * 1000
         return Finished(c, outcome, started_at, self.clock.now(), duration_ms)
 
