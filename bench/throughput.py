@@ -33,6 +33,7 @@ from ordinaut.core.settings import Settings
 from ordinaut.core.signals import LocalSignal
 from ordinaut.pipeline.catalog import build_registry
 from ordinaut.services.agents import create_agent
+from ordinaut.services.tasks import occurrence_row as occurrence
 from ordinaut.store.engine import Store
 from ordinaut.store.migrate import upgrade
 from ordinaut.store.notify import notify
@@ -40,19 +41,6 @@ from ordinaut.store.occurrences import due_work_enqueue
 from ordinaut.store.tasks import task_insert
 from ordinaut.worker.loop import Worker
 from ordinaut.worker.runner import PipelineRunner, RunOutcome, TaskPipelineRunner
-
-
-def occurrence(
-    task: Task, scheduled_for: datetime, run_at: datetime, reason: str | None = None
-) -> dict[str, Any]:
-    """A ledger row as the scheduler enqueues it (max_attempts = max_retries + 1)."""
-    return {
-        "id": str(uuid.uuid4()), "task_id": task.id, "scheduled_for": scheduled_for,
-        "run_at": run_at, "state": "scheduled", "max_attempts": task.max_retries + 1,
-        "priority": task.priority, "concurrency_key": task.concurrency_key, "reason": reason,
-        "created_at": run_at, "updated_at": run_at,
-    }  # fmt: skip
-
 
 CLOCK = SystemClock()
 STEP = {"id": "only", "uses": "echo.message", "with": {"message": "${run.id}"}}

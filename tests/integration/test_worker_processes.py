@@ -8,7 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +18,10 @@ import sqlalchemy as sa
 from ordinaut.core.clock import SystemClock
 from ordinaut.core.models import Task
 from ordinaut.services.agents import create_agent
+from ordinaut.services.tasks import occurrence_row as occurrence
 from ordinaut.store.engine import Store
 from ordinaut.store.occurrences import due_work_enqueue
 from ordinaut.store.runs import task_run_list
-
-
-def occurrence(
-    task: Task, scheduled_for: datetime, run_at: datetime, reason: str | None = None
-) -> dict[str, Any]:
-    """A ledger row as the scheduler enqueues it (max_attempts = max_retries + 1)."""
-    return {
-        "id": str(uuid.uuid4()), "task_id": task.id, "scheduled_for": scheduled_for,
-        "run_at": run_at, "state": "scheduled", "max_attempts": task.max_retries + 1,
-        "priority": task.priority, "concurrency_key": task.concurrency_key, "reason": reason,
-        "created_at": run_at, "updated_at": run_at,
-    }  # fmt: skip
-
 
 WaitFor = Callable[..., Awaitable[None]]
 CLOCK = SystemClock()

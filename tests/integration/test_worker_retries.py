@@ -14,6 +14,7 @@ from ordinaut.core.clock import FrozenClock
 from ordinaut.core.models import DueWork, Task
 from ordinaut.core.settings import Settings
 from ordinaut.services.agents import create_agent
+from ordinaut.services.tasks import occurrence_row as occurrence
 from ordinaut.store.engine import Store
 from ordinaut.store.occurrences import due_work_enqueue, due_work_get
 from ordinaut.store.runs import task_run_list
@@ -22,19 +23,6 @@ from ordinaut.store.tasks import task_get, task_insert
 from ordinaut.worker.backoff import exponential_jitter, fixed, linear, retry_delay
 from ordinaut.worker.loop import Worker
 from ordinaut.worker.runner import RunOutcome
-
-
-def occurrence(
-    task: Task, scheduled_for: datetime, run_at: datetime, reason: str | None = None
-) -> dict[str, Any]:
-    """A ledger row as the scheduler enqueues it (max_attempts = max_retries + 1)."""
-    return {
-        "id": str(uuid.uuid4()), "task_id": task.id, "scheduled_for": scheduled_for,
-        "run_at": run_at, "state": "scheduled", "max_attempts": task.max_retries + 1,
-        "priority": task.priority, "concurrency_key": task.concurrency_key, "reason": reason,
-        "created_at": run_at, "updated_at": run_at,
-    }  # fmt: skip
-
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from ordinaut.core.clock import FrozenClock
 from ordinaut.core.models import DueWork, Task
 from ordinaut.services.agents import create_agent
+from ordinaut.services.tasks import occurrence_row as occurrence
 from ordinaut.store.engine import Store
 from ordinaut.store.occurrences import due_work_enqueue, due_work_get
 from ordinaut.store.queue import (
@@ -28,19 +29,6 @@ from ordinaut.store.runs import task_run_list
 from ordinaut.store.schema import outbox
 from ordinaut.store.tasks import task_insert
 from ordinaut.worker.finish import RetryPolicy, recover_expired
-
-
-def occurrence(
-    task: Task, scheduled_for: datetime, run_at: datetime, reason: str | None = None
-) -> dict[str, Any]:
-    """A ledger row as the scheduler enqueues it (max_attempts = max_retries + 1)."""
-    return {
-        "id": str(uuid.uuid4()), "task_id": task.id, "scheduled_for": scheduled_for,
-        "run_at": run_at, "state": "scheduled", "max_attempts": task.max_retries + 1,
-        "priority": task.priority, "concurrency_key": task.concurrency_key, "reason": reason,
-        "created_at": run_at, "updated_at": run_at,
-    }  # fmt: skip
-
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -84,7 +72,7 @@ async def enqueue(
     store: Store, task: Task, *offsets: float, reason: str | None = None
 ) -> list[str]:
     items = [
-        occurrence(task, T0 + timedelta(seconds=s), T0 + timedelta(seconds=s), reason)
+        occurrence(task, T0 + timedelta(seconds=s), T0 + timedelta(seconds=s), reason=reason)
         for s in offsets
     ]
     async with store.transaction() as conn:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ordinaut.core.clock import FrozenClock
-from ordinaut.core.models import Task
 from ordinaut.services.agents import create_agent
+from ordinaut.services.tasks import occurrence_row as occurrence
 from ordinaut.store.engine import Store
 from ordinaut.store.occurrences import due_work_enqueue
 from ordinaut.store.runs import (
@@ -28,19 +28,6 @@ from ordinaut.store.workers import (
     worker_prune_stale,
     worker_register,
 )
-
-
-def occurrence(
-    task: Task, scheduled_for: datetime, run_at: datetime, reason: str | None = None
-) -> dict[str, Any]:
-    """A ledger row as the scheduler enqueues it (max_attempts = max_retries + 1)."""
-    return {
-        "id": str(uuid.uuid4()), "task_id": task.id, "scheduled_for": scheduled_for,
-        "run_at": run_at, "state": "scheduled", "max_attempts": task.max_retries + 1,
-        "priority": task.priority, "concurrency_key": task.concurrency_key, "reason": reason,
-        "created_at": run_at, "updated_at": run_at,
-    }  # fmt: skip
-
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 
