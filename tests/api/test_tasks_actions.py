@@ -180,3 +180,20 @@ async def test_schedule_is_empty_for_event_tasks_and_finished_ones(
     await act(client, alice, cron["id"], "cancel")
     response = await client.get(f"/tasks/{cron['id']}/schedule", headers=alice.headers)
     assert response.json() == {"occurrences": []}
+
+
+async def test_snooze_with_nothing_pending_queues_the_next_occurrence_late(
+    client: httpx.AsyncClient, alice: Caller
+) -> None:
+    task = await create(client, alice)
+    before = task["next_run_at"]
+    snoozed = await client.post(
+        f"/tasks/{task['id']}/snooze", json={"delay_seconds": 900}, headers=alice.headers
+    )
+    assert snoozed.status_code == 200, snoozed.text
+    assert snoozed.json()["details"]["moved"] == 1
+    work = await client.get("/work", params={"task_id": task["id"]}, headers=alice.headers)
+    [row] = work.json()["items"]
+    assert row["scheduled_for"] == before
+    assert row["run_at"] > before
+    assert row["created_at"] < row["run_at"]  # written now, not dated at its delayed run

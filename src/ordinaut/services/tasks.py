@@ -235,8 +235,9 @@ def occurrence_row(
     *,
     reason: str | None = None,
     event_id: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """A new `due_work` row for one occurrence of `task`."""
+    """A new `due_work` row for one occurrence of `task`, written at `now` (default: `run_at`)."""
     return {
         "id": new_id(),
         "task_id": task.id,
@@ -249,8 +250,8 @@ def occurrence_row(
         "concurrency_key": task.concurrency_key,
         "reason": reason,
         "event_id": event_id,
-        "created_at": run_at,
-        "updated_at": run_at,
+        "created_at": now or run_at,
+        "updated_at": now or run_at,
     }
 
 
@@ -286,7 +287,7 @@ async def _enqueue_next_late(uow: UnitOfWork, task: Task, delay: timedelta) -> d
     assert task.next_run_at is not None
     run_at = task.next_run_at + delay
     await occurrences.due_work_enqueue(
-        uow.conn, [occurrence_row(task, task.next_run_at, run_at, reason="snoozed")]
+        uow.conn, [occurrence_row(task, task.next_run_at, run_at, reason="snoozed", now=uow.now)]
     )
     following = next_occurrence(spec_of(task), task.next_run_at)
     await tasks.task_update(
