@@ -31,6 +31,7 @@ from ordinaut.store.scheduling import (
     task_advance,
     task_claim_due,
     task_next_due_at,
+    tick_commit_without_flush,
 )
 
 log = structlog.get_logger("ordinaut.scheduler")
@@ -147,6 +148,7 @@ class Scheduler(LoopComponent):
         claim = await task_claim_due(conn, now=now, limit=self.settings.scheduler_batch_size)
         if not claim.tasks:
             return TickResult(at=now, next_due=claim.others_next_due)
+        await tick_commit_without_flush(conn)
         batch = self._plan_batch(claim, now)
         inserted = set(await self._announce(conn, batch, now))
         enqueued = sum(1 for r in batch.rows if r["id"] in inserted and r["state"] == _SCHEDULED)
