@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     scheduler_misfire_grace_time: int = Field(30, alias="SCHEDULER_MISFIRE_GRACE_TIME", ge=0)
     scheduler_batch_size: int = Field(500, alias="SCHEDULER_BATCH_SIZE", ge=1)
     scheduler_max_sleep: float = Field(5.0, alias="SCHEDULER_MAX_SLEEP", gt=0)
+    scheduler_lookahead: float = Field(2.0, alias="SCHEDULER_LOOKAHEAD", ge=0)
 
     jwt_secret_key: str = Field(DEFAULT_JWT_SECRET, alias="JWT_SECRET_KEY")
     jwt_algorithm: str = Field("HS256", alias="JWT_ALGORITHM")

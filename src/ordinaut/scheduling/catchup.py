@@ -34,20 +34,24 @@ def plan_fires(
     *,
     grace_seconds: int,
     catchup: Catchup,
+    horizon: datetime | None = None,
 ) -> FirePlan:
-    """Split the occurrences from `next_run_at` up to `now` into those to run and those missed.
+    """Split the occurrences from `next_run_at` up to `horizon` (default `now`) into those to
+    run and those missed.
 
-    An occurrence found more than `grace_seconds` late is a misfire, handled by `catchup`:
-    `latest` runs the newest misfire once (unless an on-time occurrence runs anyway), `all`
-    runs each, `none` runs none. `next_run_at` of the plan is the first occurrence after `now`.
+    An occurrence found more than `grace_seconds` late (against the real `now`, so one enqueued
+    ahead of its instant is never late) is a misfire, handled by `catchup`: `latest` runs the
+    newest misfire once (unless an occurrence already due, within grace, runs anyway: one merely
+    ahead does not count), `all` runs each, `none` runs none. `next_run_at` of the plan is the
+    first occurrence after the horizon.
     """
-    due, following = _due_occurrences(spec, next_run_at, now)
+    due, following = _due_occurrences(spec, next_run_at, max(now, horizon or now))
     grace = timedelta(seconds=grace_seconds)
     late = [t for t in due if now - t > grace]
     on_time = [t for t in due if now - t <= grace]
     if catchup is Catchup.ALL:
         chosen = late
-    elif catchup is Catchup.LATEST and late and not on_time:
+    elif catchup is Catchup.LATEST and late and not [t for t in on_time if t <= now]:
         chosen = late[-1:]
     else:
         chosen = []
@@ -64,9 +68,9 @@ def plan_fires(
 
 
 def _due_occurrences(
-    spec: ScheduleSpec, first: datetime, now: datetime
+    spec: ScheduleSpec, first: datetime, until: datetime
 ) -> tuple[list[datetime], datetime | None]:
-    """Occurrences in [first, now] (bounded) and the first one after `now`."""
+    """Occurrences in [first, until] (bounded) and the first one after `until`."""
     due = [first]
     if spec.kind is ScheduleKind.ONCE:
         return due, None
@@ -75,12 +79,12 @@ def _due_occurrences(
     cursor = first
     while len(due) < MAX_DUE_SCAN:
         occurrence = next_instant(spec, cursor)
-        if occurrence is None or occurrence > now:
+        if occurrence is None or occurrence > until:
             return due, occurrence
         due.append(occurrence)
         cursor = occurrence
     # a long outage: skip straight to the future rather than walk every missed occurrence
-    return due, next_instant(spec, now)
+    return due, next_instant(spec, until)
 
 
 @lru_cache(maxsize=8192)

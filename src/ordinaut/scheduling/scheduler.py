@@ -2,6 +2,10 @@
 
 Any number of schedulers may run against one database: due tasks are claimed with SKIP LOCKED
 and the ledger's unique (task_id, scheduled_for) key makes every enqueue exactly-once.
+
+Occurrences are enqueued up to SCHEDULER_LOOKAHEAD seconds before their instant, with run_at
+the instant itself: the database work is done ahead, and a worker (which claims only rows
+with run_at <= now and sleeps until the earliest future run_at) picks the row up on time.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import structlog
@@ -46,13 +50,15 @@ BURST_LANES = 2
 
 @dataclass(frozen=True)
 class TickResult:
-    """What one tick did; `next_due` is the earliest next_run_at it saw after its batch."""
+    """What one tick did; `next_due` is the earliest next_run_at it saw after its batch and
+    `horizon` the latest instant it enqueued up to (`at` plus the lookahead)."""
 
     tasks: int = 0
     enqueued: int = 0
     missed: int = 0
     at: datetime | None = None
     next_due: datetime | None = None
+    horizon: datetime | None = None
 
     @property
     def busy(self) -> bool:
@@ -145,23 +151,29 @@ class Scheduler(LoopComponent):
 
     async def _tick_in(self, conn: AsyncConnection) -> TickResult:
         now = self.clock.now()
-        claim = await task_claim_due(conn, now=now, limit=self.settings.scheduler_batch_size)
+        horizon = now + self._lookahead
+        limit = self.settings.scheduler_batch_size
+        claim = await task_claim_due(conn, until=horizon, limit=limit)
         if not claim.tasks:
-            return TickResult(at=now, next_due=claim.others_next_due)
+            return TickResult(at=now, next_due=claim.others_next_due, horizon=horizon)
         await tick_commit_without_flush(conn)
-        batch = self._plan_batch(claim, now)
+        batch = self._plan_batch(claim, now, horizon)
         inserted = set(await self._announce(conn, batch, now))
         enqueued = sum(1 for r in batch.rows if r["id"] in inserted and r["state"] == _SCHEDULED)
         missed = len(inserted) - enqueued
-        return TickResult(len(claim.tasks), enqueued, missed, now, batch.next_due)
+        return TickResult(len(claim.tasks), enqueued, missed, now, batch.next_due, horizon)
 
-    def _plan_batch(self, claim: Claim, now: datetime) -> _Batch:
+    @property
+    def _lookahead(self) -> timedelta:
+        return timedelta(seconds=self.settings.scheduler_lookahead)
+
+    def _plan_batch(self, claim: Claim, now: datetime, horizon: datetime) -> _Batch:
         rows: list[dict[str, Any]] = []
         advances = []
         plans: dict[tuple[Any, ...], FirePlan] = {}  # a burst mostly shares a few schedules
         for task in claim.tasks:
             key = _plan_key(task)
-            plan = plans.get(key) or plans.setdefault(key, self._plan(task, now))
+            plan = plans.get(key) or plans.setdefault(key, self._plan(task, now, horizon))
             rows += _rows_for(task, plan, now)
             advances.append(_advance(task, plan, now))
         upcoming = [a["next_run_at"] for a in advances if a["next_run_at"] is not None]
@@ -182,7 +194,7 @@ class Scheduler(LoopComponent):
         self.enqueued_total += result.enqueued
         return result
 
-    def _plan(self, task: DueTask, now: datetime) -> FirePlan:
+    def _plan(self, task: DueTask, now: datetime, horizon: datetime) -> FirePlan:
         try:
             return plan_fires(
                 spec_of(task),
@@ -190,13 +202,15 @@ class Scheduler(LoopComponent):
                 now,
                 grace_seconds=task.misfire_grace_seconds,
                 catchup=Catchup(task.catchup),
+                horizon=horizon,
             )
         except Exception as exc:  # a task whose schedule no longer evaluates must not stall us
             log.error("scheduler.task_schedule_failed", task_id=task.id, error=str(exc))
             return FirePlan(run=[task.next_run_at], next_run_at=None)
 
     async def seconds_until_due(self) -> float:
-        """How long to sleep before the earliest next_run_at (at most SCHEDULER_MAX_SLEEP)."""
+        """How long to sleep before the earliest next_run_at comes within the lookahead (at
+        most SCHEDULER_MAX_SLEEP)."""
         async with self.store.connect() as conn:
             return self._delay_until(await task_next_due_at(conn))
 
@@ -204,13 +218,14 @@ class Scheduler(LoopComponent):
         ceiling = self.settings.scheduler_max_sleep
         if next_due is None:
             return ceiling
-        return max(0.0, min(ceiling, (next_due - self.clock.now()).total_seconds()))
+        wake_at = next_due - self._lookahead
+        return max(0.0, min(ceiling, (wake_at - self.clock.now()).total_seconds()))
 
     def _sleep_after(self, result: TickResult) -> float:
         """How long to sleep after a tick before the next one."""
         if self._full(result):
             return 0.0  # more may be waiting
-        if result.next_due is not None and result.at and result.next_due <= result.at:
+        if result.next_due is not None and result.horizon and result.next_due <= result.horizon:
             # Due at our claim yet not claimed: another scheduler holds it. Its commit moves
             # next_run_at on; look again soon in case it crashed and rolled back instead.
             return min(HELD_ELSEWHERE_RETRY_SECONDS, self.settings.scheduler_max_sleep)

@@ -167,6 +167,9 @@ async def update_task(
             changes.get("payload"),
         )
         if TaskPatch.SCHEDULE_FIELDS & changes.keys():
+            await occurrences.due_work_cancel_ahead(
+                uow.conn, task_id, reason="schedule changed", now=uow.now
+            )
             changes |= _reschedule(merged, uow.now)
         updated = await tasks.task_update(uow.conn, task_id, changes | {"updated_at": uow.now})
         assert updated is not None  # locked above

@@ -178,6 +178,23 @@ async def due_work_close_pending(
     return int(result.rowcount)
 
 
+async def due_work_cancel_ahead(
+    conn: AsyncConnection, task_id: str, *, reason: str, now: datetime
+) -> int:
+    """Cancel the task's scheduler rows enqueued ahead of their instant (scheduled, for after
+    `now`, no reason: not a run-now or a snooze), so a changed schedule does not still fire
+    the old one's next occurrence."""
+    query = due_work.update().where(
+        due_work.c.task_id == task_id,
+        due_work.c.state == WorkState.SCHEDULED,
+        due_work.c.scheduled_for > now,
+        due_work.c.reason.is_(None),
+    )
+    canceled = WorkState.CANCELED
+    values = {"state": canceled, "reason": reason, "updated_at": now, "finished_at": now}
+    return int((await conn.execute(query.values(**values))).rowcount)
+
+
 async def due_work_list(
     conn: AsyncConnection,
     *,

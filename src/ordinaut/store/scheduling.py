@@ -59,7 +59,7 @@ _ACTIVE = task.c.status == TaskStatus.ACTIVE
 _CLAIM_POSTGRESQL = f"""
     WITH due AS MATERIALIZED (
         SELECT {", ".join(_DUE_NAMES)} FROM task
-        WHERE status = 'active' AND next_run_at <= %(now)s
+        WHERE status = 'active' AND next_run_at <= %(until)s
         ORDER BY next_run_at LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     ), probe AS (
@@ -83,8 +83,9 @@ def _due_task(row: tuple[Any, ...]) -> DueTask:
     return DueTask(**values)
 
 
-async def task_claim_due(conn: AsyncConnection, *, now: datetime, limit: int) -> Claim:
-    """Active tasks whose next run has come, oldest first (a range scan of `ix_task_due`).
+async def task_claim_due(conn: AsyncConnection, *, until: datetime, limit: int) -> Claim:
+    """Active tasks whose next run is at or before `until` (now plus the scheduler's
+    lookahead), oldest first (a range scan of `ix_task_due`).
 
     On PostgreSQL the rows stay locked until the transaction ends and rows another scheduler
     holds are skipped, so any number of schedulers split the work; SQLite's single writer
@@ -92,11 +93,11 @@ async def task_claim_due(conn: AsyncConnection, *, now: datetime, limit: int) ->
     """
     if conn.dialect.name == "postgresql":
         driver = await driver_of(conn)
-        params = {"now": now, "limit": limit}
+        params = {"until": until, "limit": limit}
         rows = await (await driver.execute(_CLAIM_POSTGRESQL, params)).fetchall()
         tasks = [_due_task(row[1:]) for row in rows if row[1] is not None]
         return Claim(tasks, _utc(rows[0][0]))
-    query = sa.select(*_DUE_COLUMNS).where(_ACTIVE, task.c.next_run_at <= now)
+    query = sa.select(*_DUE_COLUMNS).where(_ACTIVE, task.c.next_run_at <= until)
     due = (await conn.execute(query.order_by(task.c.next_run_at).limit(limit))).mappings()
     tasks = [to_value(DueTask, row) for row in due]
     return Claim(tasks, await _next_due_at(conn, exclude=[t.id for t in tasks]))
