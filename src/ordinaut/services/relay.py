@@ -25,6 +25,8 @@ from ordinaut.store.engine import Store
 
 log = structlog.get_logger("ordinaut.relay")
 STREAM_MAXLEN = 100_000
+MAX_RETRY_SECONDS = 10.0
+"""Longest wait between attempts while the bus is down."""
 
 
 @dataclass
@@ -36,6 +38,7 @@ class OutboxRelay(LoopComponent):
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     batch_size: int = 500
     idle_seconds: float = 1.0
+    coalesce_seconds: float = 0.02
     retention: timedelta = timedelta(hours=1)
     # relayed rows are kept `retention`, so deleting them once a minute is soon enough; pruning
     # after every batch cost a transaction per event-writing commit
@@ -103,12 +106,14 @@ class OutboxRelay(LoopComponent):
                 await self._prune()
             except EventBusUnavailable as exc:
                 log.warning("relay.bus_unavailable", error=str(exc))
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
             except Exception as exc:  # keep relaying whatever one batch did
                 log.error("relay.failed", error=str(exc))
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=delay)
+            # let a stream of commits coalesce: one relay pass per interval, not per request
+            await asyncio.sleep(self.coalesce_seconds)
 
     async def _prune(self) -> None:
         """Delete rows relayed more than `retention` ago, at most once per `prune_every`."""
