@@ -25,7 +25,7 @@ def test_second_upgrade_is_a_no_op(db_url: str) -> None:
 
 def test_upgrade_creates_every_table_on_an_empty_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    assert upgrade(url) == ["0001"]
+    assert upgrade(url) == ["0001", "0002"]
     engine = sa.create_engine(sync_url(url))
     names = set(sa.inspect(engine).get_table_names())
     engine.dispose()

@@ -156,7 +156,6 @@ due_work = sa.Table(
         sqlite_where=sa.text("state = 'running'"),
         postgresql_where=sa.text("state = 'running'"),
     ),
-    sa.Index("ix_due_work_state_updated_at", "state", "updated_at"),
 )
 
 task_run = sa.Table(
