@@ -301,6 +301,25 @@ async def _enqueue_next_late(uow: UnitOfWork, task: Task, delay: timedelta) -> d
     return run_at
 
 
+_EVENT_OF_ACTION = {"pause": "task.paused", "resume": "task.resumed", "cancel": "task.canceled"}
+
+
+async def _transition(
+    uow: UnitOfWork,
+    task_id: str,
+    changes: dict[str, Any],
+    action: str,
+    details: dict[str, Any],
+) -> Task:
+    """Apply a state change to a task locked by `_load_for_change`, with its audit row and
+    its event, in the unit's transaction."""
+    updated = await tasks.task_update(uow.conn, task_id, changes | {"updated_at": uow.now})
+    assert updated is not None  # the row is locked, and the caller checked it exists
+    await uow.audit(f"task.{action}", "task", task_id, details)
+    await uow.emit(_EVENT_OF_ACTION[action], task_event(updated), task_id)
+    return updated
+
+
 async def pause(
     ctx: ServiceContext, agent: Agent, task_id: str, request_id: str | None = None
 ) -> ActionResult:
@@ -310,12 +329,7 @@ async def pause(
             return ActionResult(True, "task was already paused", {"status": task.status})
         if task.status != TaskStatus.ACTIVE:
             raise Conflict(f"task {task_id} is {task.status}; only an active task can pause")
-        updated = await tasks.task_update(
-            uow.conn, task_id, {"status": TaskStatus.PAUSED.value, "updated_at": uow.now}
-        )
-        assert updated is not None
-        await uow.audit("task.pause", "task", task_id, {})
-        await uow.emit("task.paused", task_event(updated), task_id)
+        await _transition(uow, task_id, {"status": TaskStatus.PAUSED.value}, "pause", {})
     return ActionResult(True, "task paused", {"status": TaskStatus.PAUSED.value})
 
 
@@ -339,14 +353,8 @@ async def resume(
             keep_reason=RUN_NOW,
         )
         next_run_at = _next_after(task, uow.now)
-        updated = await tasks.task_update(
-            uow.conn,
-            task_id,
-            {"status": TaskStatus.ACTIVE.value, "next_run_at": next_run_at, "updated_at": uow.now},
-        )
-        assert updated is not None
-        await uow.audit("task.resume", "task", task_id, {"missed": missed})
-        await uow.emit("task.resumed", task_event(updated), task_id)
+        changes = {"status": TaskStatus.ACTIVE.value, "next_run_at": next_run_at}
+        await _transition(uow, task_id, changes, "resume", {"missed": missed})
         uow.wake(TASKS_CHANGED)
         uow.wake(WORK_AVAILABLE)
     return ActionResult(
@@ -377,14 +385,8 @@ async def cancel(
         canceled = await occurrences.due_work_close_pending(
             uow.conn, task_id, state=WorkState.CANCELED, reason="task canceled", now=uow.now
         )
-        updated = await tasks.task_update(
-            uow.conn,
-            task_id,
-            {"status": TaskStatus.CANCELED.value, "next_run_at": None, "updated_at": uow.now},
-        )
-        assert updated is not None
-        await uow.audit("task.cancel", "task", task_id, {"canceled_occurrences": canceled})
-        await uow.emit("task.canceled", task_event(updated), task_id)
+        changes = {"status": TaskStatus.CANCELED.value, "next_run_at": None}
+        await _transition(uow, task_id, changes, "cancel", {"canceled_occurrences": canceled})
     return ActionResult(
         True,
         "task canceled",
