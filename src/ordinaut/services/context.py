@@ -12,13 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.clock import Clock
 from ordinaut.core.settings import Settings
+from ordinaut.store.bulk import driver_of, json_rows
 from ordinaut.store.channels import OUTBOX_PENDING
 from ordinaut.store.engine import Store
 from ordinaut.store.outbox import (
     CORE_STREAM,
     OutboxEvent,
-    driver_of,
-    json_rows,
     outbox_insert_many,
     outbox_insert_select,
 )

@@ -12,19 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ordinaut.store.bulk import driver_of, json_rows
 from ordinaut.store.schema import outbox
 
-__all__ = [  # driver_of and json_rows live in store.bulk; re-exported for older importers
-    "CORE_STREAM",
-    "OutboxEvent",
-    "driver_of",
-    "json_rows",
-    "outbox_insert_many",
-    "outbox_insert_select",
-    "outbox_mark_relayed",
-    "outbox_pending",
-    "outbox_prune",
-    "outbox_relay_lock",
-]
-
 CORE_STREAM = "ordinaut:events"
 
 
