@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from ordinaut.api.app import Component, create_app
 from ordinaut.core.clock import Clock
+from ordinaut.core.heap import SettledHeap
 from ordinaut.core.settings import Settings
 from ordinaut.core.signals import LocalSignal
 from ordinaut.pipeline.registry import ToolRegistry
@@ -89,5 +90,10 @@ def embedded_components(context: ServiceContext) -> list[Component]:
 
 
 def build_app(settings: Settings, store: Store, *, embedded: bool) -> FastAPI:
-    """The API; with `embedded`, also the scheduler and worker of the single-process default."""
-    return create_app(settings, store=store, components=embedded_components if embedded else None)
+    """The API; with `embedded`, also the scheduler and worker of the single-process default.
+    The heap is settled once all of it has started."""
+
+    def components(context: ServiceContext) -> list[Component]:
+        return [*(embedded_components(context) if embedded else []), SettledHeap()]
+
+    return create_app(settings, store=store, components=components)

@@ -20,6 +20,7 @@ import structlog
 
 from ordinaut import __version__
 from ordinaut.core.clock import Clock, SystemClock
+from ordinaut.core.heap import settle
 from ordinaut.core.logs import configure_logging
 from ordinaut.core.settings import Settings
 from ordinaut.core.states import ProcessKind
@@ -56,6 +57,7 @@ async def serve_scheduler(settings: Settings, clock: Clock | None = None) -> Non
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, process.request_stop)
+    settle()
     try:
         await process.run_until_stopped()
     finally:

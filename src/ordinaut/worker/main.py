@@ -7,6 +7,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from ordinaut.core.clock import Clock, SystemClock
+from ordinaut.core.heap import settle
 from ordinaut.core.logs import configure_logging
 from ordinaut.core.settings import Settings
 from ordinaut.pipeline.catalog import build_registry
@@ -38,6 +39,7 @@ async def serve_worker(settings: Settings, tools: RegistryFactory = builtin_regi
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.request_stop)
+        settle()
         await worker.run_until_stopped()
     finally:
         await store.dispose()
