@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -51,37 +50,29 @@ class OutboxRelay(LoopComponent):
     async def relay_once(self) -> int:
         """Publish one batch; returns how many were relayed (0 when idle or another relay is).
 
-        A failed publish ends the batch and is raised once the rows the bus already took are
-        marked and committed, so they are not sent again.
-        """
-        async with self._turn() as mine:
-            if not mine:
-                return 0
-            async with self.store.connect() as conn:
-                pending = await outbox.outbox_pending(conn, limit=self.batch_size)
-            done, failure = await self._publish(pending)
-            if done:
-                async with self.store.transaction() as conn:
-                    await outbox.outbox_mark_relayed(conn, done, self.clock.now())
-        if failure is not None:
-            raise failure
-        return len(done)
-
-    @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[bool]:
-        """Be the only relay while a batch is out, so order holds.
-
-        PostgreSQL: an advisory lock, across processes, held by a transaction that touches no
-        rows. SQLite: this relay's own lock (its deployment is one process with one relay);
+        One relay at a time, so order holds. PostgreSQL: the batch is read, published and
+        marked in one transaction holding an advisory lock (taken by the read itself), across
+        processes. SQLite: this relay's own lock (its deployment is one process with one relay);
         never SQLite's write lock, which every API request needs while a publish waits on a
-        slow or hanging bus.
+        slow or hanging bus. A failed publish ends the batch and is raised once the rows the
+        bus already took are marked and committed, so they are not sent again.
         """
         if self.store.is_postgres:
             async with self.store.transaction() as conn:
-                yield await outbox.outbox_relay_lock(conn)
+                pending = await outbox.outbox_pending(conn, limit=self.batch_size, exclusive=True)
+                done, failure = await self._publish(pending)
+                await outbox.outbox_mark_relayed(conn, done, self.clock.now())
         else:
             async with self._lock:
-                yield True
+                async with self.store.connect() as conn:
+                    pending = await outbox.outbox_pending(conn, limit=self.batch_size)
+                done, failure = await self._publish(pending)
+                if done:
+                    async with self.store.transaction() as conn:
+                        await outbox.outbox_mark_relayed(conn, done, self.clock.now())
+        if failure is not None:
+            raise failure
+        return len(done)
 
     async def _publish(self, rows: list[dict[str, Any]]) -> tuple[list[int], Exception | None]:
         """Publish rows in order until one fails; the ids the bus took, and the failure."""

@@ -14,6 +14,8 @@ from ordinaut.store.schema import outbox
 
 CORE_STREAM = "ordinaut:events"
 
+_RELAY_LOCK_KEY = 0x0DD1AA7  # any constant shared by every relay
+
 
 OutboxEvent = tuple[str, str | None, dict[str, Any]]
 """(event_type, task_id, payload): one event to relay."""
@@ -64,11 +66,20 @@ async def outbox_insert_many(
     )
 
 
-async def outbox_pending(conn: AsyncConnection, *, limit: int) -> list[dict[str, Any]]:
-    """The oldest unrelayed events, in insertion order (which keeps per-task order)."""
-    query = (
-        sa.select(outbox).where(outbox.c.relayed_at.is_(None)).order_by(outbox.c.id).limit(limit)
-    )
+async def outbox_pending(
+    conn: AsyncConnection, *, limit: int, exclusive: bool = False
+) -> list[dict[str, Any]]:
+    """The oldest unrelayed events, in insertion order (which keeps per-task order).
+
+    `exclusive` (PostgreSQL, in a transaction): also make this transaction the only relay, in
+    the same round trip; no rows when another relay holds the turn. Order then holds across
+    processes until the transaction ends.
+    """
+    query = sa.select(outbox).where(outbox.c.relayed_at.is_(None))
+    if exclusive and conn.dialect.name == "postgresql":
+        turn = sa.select(sa.func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)).scalar_subquery()
+        query = query.where(turn)
+    query = query.order_by(outbox.c.id).limit(limit)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
@@ -80,15 +91,3 @@ async def outbox_mark_relayed(conn: AsyncConnection, ids: list[int], now: dateti
 async def outbox_prune(conn: AsyncConnection, *, before: datetime) -> int:
     query = outbox.delete().where(outbox.c.relayed_at.is_not(None), outbox.c.relayed_at < before)
     return int((await conn.execute(query)).rowcount)
-
-
-_RELAY_LOCK_KEY = 0x0DD1AA7  # any constant shared by every relay
-
-
-async def outbox_relay_lock(conn: AsyncConnection) -> bool:
-    """Make this transaction the only relay (PostgreSQL advisory lock), so order holds across
-    processes; SQLite's single writer already serialises relays."""
-    if conn.dialect.name != "postgresql":
-        return True
-    query = sa.select(sa.func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY))
-    return bool((await conn.execute(query)).scalar_one())
