@@ -12,16 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.clock import Clock
 from ordinaut.core.settings import Settings
-from ordinaut.store.bulk import driver_of, json_rows
+from ordinaut.store.announce import Announcement, announce
 from ordinaut.store.channels import OUTBOX_PENDING
 from ordinaut.store.engine import Store
-from ordinaut.store.outbox import (
-    CORE_STREAM,
-    OutboxEvent,
-    outbox_insert_many,
-    outbox_insert_select,
-)
-from ordinaut.store.schema import audit_log
 
 if TYPE_CHECKING:
     from ordinaut.pipeline.registry import ToolRegistry
@@ -39,94 +32,46 @@ class Actor:
 class UnitOfWork:
     """One transaction plus what it announces: audit rows, outbox events, wake-ups on commit.
 
-    `audit` and `emit` only collect; `announce` writes them all just before the commit, on
-    PostgreSQL in one statement with the NOTIFYs, so what a change announces costs one round
-    trip however much it says. Events keep the order they were emitted in.
+    `audit`, `emit` and `wake` only collect; the announcement is written just before the
+    commit (`ordinaut.store.announce`: on PostgreSQL one statement however much it says), or
+    earlier by the write that `carry()` hands it to. Events keep the order they were emitted in.
     """
 
     conn: AsyncConnection
     now: Any
     actor: Actor
-    channels: set[str] = field(default_factory=set)
-    audits: list[dict[str, Any]] = field(default_factory=list)
-    events: list[OutboxEvent] = field(default_factory=list)
+    pending: Announcement = field(init=False)
+    channels: set[str] = field(default_factory=set)  # woken in this process after the commit
+
+    def __post_init__(self) -> None:
+        self.pending = self._fresh()
+
+    def _fresh(self) -> Announcement:
+        return Announcement(self.actor.agent_id, self.actor.request_id, self.now)
 
     async def audit(
         self, action: str, subject_type: str, subject_id: str | None, details: dict[str, Any]
     ) -> None:
-        self.audits.append(
-            {
-                "actor": self.actor.agent_id,
-                "action": action,
-                "subject_type": subject_type,
-                "subject_id": subject_id,
-                "details": details,
-            }
-        )
+        self.pending.audit(action, subject_type, subject_id, details)
 
     async def emit(
         self, event_type: str, payload: dict[str, Any], task_id: str | None = None
     ) -> None:
-        self.events.append((event_type, task_id, payload))
-        self.channels.add(OUTBOX_PENDING)
+        self.pending.events.append((event_type, task_id, payload))
+        self.wake(OUTBOX_PENDING)
 
     def wake(self, channel: str) -> None:
+        self.pending.channels.add(channel)
         self.channels.add(channel)
 
+    def carry(self) -> Announcement:
+        """What was collected so far, for a store write to carry in its own statement; what
+        is collected afterwards is announced at the commit as usual."""
+        carried, self.pending = self.pending, self._fresh()
+        return carried
+
     async def announce(self) -> None:
-        """Write the collected audit rows and events, and queue the NOTIFYs (the relay polls
-        other processes, so the outbox needs none)."""
-        notify = sorted(self.channels - {OUTBOX_PENDING})
-        if not (self.audits or self.events or notify):
-            return
-        if self.conn.dialect.name == "postgresql":
-            await _announce_postgresql(self, notify)
-        else:
-            if self.audits:
-                rows = [row | self._audit_columns() for row in self.audits]
-                await self.conn.execute(audit_log.insert(), rows)
-            await outbox_insert_many(self.conn, self.events, self.now)
-        self.audits, self.events = [], []
-
-    def _audit_columns(self) -> dict[str, Any]:
-        return {"request_id": self.actor.request_id, "created_at": self.now}
-
-
-_AUDIT_ROWS = """
-    INSERT INTO audit_log (actor, action, subject_type, subject_id, details, request_id,
-                           created_at)
-    SELECT actor, action, subject_type, subject_id, details, %(request_id)s, %(outbox_created_at)s
-    FROM ROWS FROM (jsonb_to_recordset(%(audits)s::jsonb)
-                    AS (actor text, action text, subject_type text, subject_id text,
-                        details jsonb))
-         WITH ORDINALITY AS a(actor, action, subject_type, subject_id, details, n)
-    ORDER BY n
-"""
-_EVENT_ROWS = """
-    SELECT event_type, task_id, payload
-    FROM ROWS FROM (jsonb_to_recordset(%(events)s::jsonb)
-                    AS (event_type text, task_id text, payload jsonb))
-         WITH ORDINALITY AS e(event_type, task_id, payload, n)
-    ORDER BY n
-"""
-# data-modifying CTEs always run to completion, read or not
-_ANNOUNCE_POSTGRESQL = (
-    f"WITH audit AS ({_AUDIT_ROWS}), events AS ({outbox_insert_select(_EVENT_ROWS)}) "
-    "SELECT pg_notify(channel, '') FROM unnest(%(channels)s::text[]) AS channel"
-)
-
-
-async def _announce_postgresql(uow: UnitOfWork, channels: list[str]) -> None:
-    events = [{"event_type": k, "task_id": t, "payload": p} for k, t, p in uow.events]
-    params = {
-        "audits": json_rows(uow.audits),
-        "events": json_rows(events),
-        "channels": channels,
-        "request_id": uow.actor.request_id,
-        "outbox_stream": CORE_STREAM,
-        "outbox_created_at": uow.now,
-    }
-    await (await driver_of(uow.conn)).execute(_ANNOUNCE_POSTGRESQL, params)
+        await announce(self.conn, self.carry())
 
 
 @dataclass
@@ -147,5 +92,24 @@ class ServiceContext:
             uow = UnitOfWork(conn, self.clock.now(), actor)
             yield uow
             await uow.announce()
+        self._wake(uow)
+
+    @asynccontextmanager
+    async def single_write(self, actor: Actor) -> AsyncIterator[UnitOfWork]:
+        """A unit of work that is one write carrying its whole announcement (`carry()`): on
+        PostgreSQL one statement in autocommit, so no BEGIN and no COMMIT round trips; on
+        SQLite an ordinary transaction."""
+        if not self.store.is_postgres:
+            async with self.unit_of_work(actor) as uow:
+                yield uow
+            return
+        async with self.store.read() as conn:
+            uow = UnitOfWork(conn, self.clock.now(), actor)
+            yield uow
+            if uow.pending:
+                raise RuntimeError("a single write must carry everything its unit announces")
+        self._wake(uow)
+
+    def _wake(self, uow: UnitOfWork) -> None:
         for channel in uow.channels:
             self.signal(channel).set()

@@ -18,6 +18,7 @@ from ordinaut.services.task_checks import check_storable, check_task_fields
 from ordinaut.services.task_inputs import TaskDraft, TaskPatch
 from ordinaut.store import occurrences, tasks
 from ordinaut.store.channels import TASKS_CHANGED, WORK_AVAILABLE
+from ordinaut.store.rows import to_value
 
 RUN_NOW = "run_now"
 
@@ -48,7 +49,10 @@ async def create_task(
         (draft.schedule_kind, draft.schedule_expr, timezone),
         draft.payload,
     )
-    async with ctx.unit_of_work(Actor(agent.id, request_id)) as uow:
+    # without a dedupe key there is nothing to read first: one statement, no transaction
+    dedupe = draft.dedupe_key is not None
+    unit = ctx.unit_of_work if dedupe else ctx.single_write
+    async with unit(Actor(agent.id, request_id)) as uow:
         if draft.dedupe_key is not None:
             existing = await tasks.task_find_duplicate(
                 uow.conn, created_by=agent.id, dedupe_key=draft.dedupe_key, now=uow.now
@@ -56,7 +60,7 @@ async def create_task(
             if existing is not None:
                 return existing, False
         values = _new_task_values(ctx, agent, draft, timezone, uow.now)
-        task = await tasks.task_insert(uow.conn, values)
+        task = to_value(Task, values)
         await uow.audit(
             "task.create",
             "task",
@@ -65,6 +69,7 @@ async def create_task(
         )
         await uow.emit("task.created", task_event(task), task.id)
         uow.wake(TASKS_CHANGED)
+        await tasks.task_insert(uow.conn, values, uow.carry())
     return task, True
 
 

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ordinaut.core.models import Task
 from ordinaut.core.states import TaskStatus
+from ordinaut.store.announce import Announcement, announce
+from ordinaut.store.bulk import json_rows
 from ordinaut.store.engine import fetch_row
 from ordinaut.store.rows import to_value
 from ordinaut.store.schema import task
@@ -18,10 +20,24 @@ from ordinaut.store.schema import task
 _INSERT = task.insert()
 
 
-async def task_insert(conn: AsyncConnection, values: dict[str, Any]) -> Task:
-    """Insert a task; `values` holds every column (the service fills defaults)."""
+# the row as one JSON document typed by the table's own row type: a statement that can carry
+# an announcement (`ordinaut.store.announce`)
+_INSERT_CARRIER = "INSERT INTO task SELECT * FROM jsonb_populate_recordset(NULL::task, %(task)s)"
+
+
+async def task_insert(
+    conn: AsyncConnection, values: dict[str, Any], announcement: Announcement | None = None
+) -> Task:
+    """Insert a task; `values` holds every column (the service fills defaults). With an
+    `announcement`, that is written too: on PostgreSQL in the same statement."""
+    if announcement is not None and conn.dialect.name == "postgresql":
+        carrier = (_INSERT_CARRIER, {"task": json_rows([values])})
+        await announce(conn, announcement, carrier=carrier)
+        return to_value(Task, values)
     # values as parameters, not `.values(...)`: the compiled statement is then cached
     await conn.execute(_INSERT, values)
+    if announcement is not None:
+        await announce(conn, announcement)
     return to_value(Task, values)
 
 
