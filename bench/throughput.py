@@ -43,6 +43,7 @@ from ordinaut.worker.loop import Worker
 from ordinaut.worker.runner import PipelineRunner, RunOutcome, TaskPipelineRunner
 
 CLOCK = SystemClock()
+OBSERVER_DELAY = 0.02
 STEP = {"id": "only", "uses": "echo.message", "with": {"message": "${run.id}"}}
 PAYLOAD = {"params": {}, "pipeline": [STEP]}
 # no-op pipelines finish at once: big batches spread each statement's fixed cost (planning,
@@ -213,14 +214,13 @@ async def pickup_latency(
                 await notify(conn)
             committed = time.time()
             signal_.set()
-            while True:
-                started = await run_started_at(store, work_id)
-                if started is not None:
-                    break
-                await asyncio.sleep(0.002)
+            # the latency is read from the run row, so the observer need not watch closely:
+            # polling every few ms took CPU from the workers it was measuring
+            await asyncio.sleep(OBSERVER_DELAY)
+            while (started := await run_started_at(store, work_id)) is None:  # noqa: ASYNC110
+                await asyncio.sleep(OBSERVER_DELAY)
             started = started if isinstance(started, datetime) else datetime.fromisoformat(started)
             latencies.append((started.replace(tzinfo=UTC).timestamp() - committed) * 1000)
-            await asyncio.sleep(0.01)
     finally:
         if worker is not None:
             await worker.stop()

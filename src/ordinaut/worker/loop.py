@@ -206,6 +206,7 @@ class Worker:
                 continue
             if claimed:
                 self._dispatch(claimed)
+                await asyncio.sleep(0)  # the pipelines start before this loop's next statement
             else:
                 await self._idle()
 
