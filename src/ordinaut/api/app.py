@@ -10,7 +10,11 @@ from fastapi import FastAPI, Request
 
 from ordinaut import __version__
 from ordinaut.api.auth import Authenticator, require_extension_scope
-from ordinaut.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from ordinaut.api.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    RequestMetricsMiddleware,
+)
 from ordinaut.api.problems import install_problem_handlers
 from ordinaut.api.routes import (
     agents,
@@ -18,6 +22,7 @@ from ordinaut.api.routes import (
     events,
     extensions,
     health,
+    metrics,
     pipelines,
     runs,
     schedules,
@@ -32,6 +37,7 @@ from ordinaut.events import EventBus, create_bus
 from ordinaut.pipeline import ToolRegistry
 from ordinaut.plugins import ExtensionManager, parse_grants
 from ordinaut.services.context import ServiceContext
+from ordinaut.services.metrics import Metrics
 from ordinaut.services.relay import OutboxRelay
 from ordinaut.services.toolbox import build_tools
 from ordinaut.store.channels import OUTBOX_PENDING
@@ -49,6 +55,7 @@ ROUTERS = (
     events,
     extensions,
     audit,
+    metrics,
 )
 
 
@@ -87,10 +94,11 @@ def create_app(
     store = store or Store(settings.database_url)
     bus = bus or create_bus(settings.redis_url)
     context = ServiceContext(settings, store, clock or SystemClock(), registry or ToolRegistry())
+    metrics_registry = Metrics()
     manager = ExtensionManager(
         settings,
         bus,
-        services={"context": context, "store": store},
+        services={"context": context, "store": store, "metrics": metrics_registry},
         plugin_grants=parse_grants(settings.ext_grants),
     )
     outbox_relay = OutboxRelay(store, bus, context.clock) if relay else None
@@ -128,7 +136,9 @@ def create_app(
     app.state.bus = bus
     app.state.extensions = manager
     app.state.authenticator = Authenticator(settings, store)
+    app.state.metrics = metrics_registry
     install_problem_handlers(app)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics_registry)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     for module in ROUTERS:

@@ -1,15 +1,19 @@
-"""ASGI middleware: request ids, trailing slashes, body size limits."""
+"""ASGI middleware: request ids, trailing slashes, body size limits, request metrics."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ordinaut.services.metrics import Metrics
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
+UNMATCHED_ROUTE = "unmatched"
 
 
 class RequestContextMiddleware:
@@ -103,3 +107,31 @@ class BodySizeLimitMiddleware:
 
 class _TooLarge(Exception):
     pass
+
+
+class RequestMetricsMiddleware:
+    """Counts and times every HTTP request by its route template (`/tasks/{task_id}`, never
+    the id itself, so the number of series stays bounded); unmatched paths share one label."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500  # what the client gets when the app raises before answering
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+            self.metrics.observe(scope["method"], route, status, time.perf_counter() - began)

@@ -144,9 +144,11 @@ class Store:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads that need no shared snapshot: on PostgreSQL in autocommit, so
-        each query is one round trip (no BEGIN, no ROLLBACK). Under READ COMMITTED every
-        statement takes its own snapshot anyway; use `connect()` for `FOR UPDATE` or writes."""
+        """A connection whose every statement is its own transaction: on PostgreSQL in
+        autocommit, so each statement is one round trip (no BEGIN, no COMMIT or ROLLBACK).
+        For reads that need no shared snapshot (under READ COMMITTED every statement takes its
+        own anyway) and for a write that is one statement carrying everything it changes
+        (`ServiceContext.single_write`); use `transaction()` for anything else."""
         if not self.is_postgres:
             async with self.connect() as conn:
                 yield conn

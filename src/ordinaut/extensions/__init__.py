@@ -1,0 +1,1 @@
+"""Built-in extensions: each directory holds an `extension.json` and the module it names."""

@@ -1,0 +1,1 @@
+"""The observability extension: Prometheus metrics at `/ext/observability/metrics`."""
