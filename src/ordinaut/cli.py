@@ -100,7 +100,7 @@ def _serve(settings: Settings, store: Store, embedded: bool) -> None:
     server = uvicorn.Server(config)
     typer.echo(
         f"Ordinaut {__version__} listening on http://{settings.host}:{settings.port} "
-        f"(docs at /docs, database {store.dialect})"
+        f"(docs at /docs, web UI at /ext/webui/, database {store.dialect})"
     )
     sys.stdout.flush()
     _run(server.serve)

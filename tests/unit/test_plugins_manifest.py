@@ -45,6 +45,8 @@ def test_full_manifest() -> None:
         pytest.param({"eager": "yes"}, ("eager",), "is not of type", id="eager_not_bool"),
         pytest.param({"colour": "red"}, (), "Additional properties", id="unknown_key"),
         pytest.param({"version": None}, ("version",), "is not of type", id="version_null"),
+        pytest.param({"public": ["static/*"]}, ("public", 0), "does not match", id="public_rel"),
+        pytest.param({"public": ["/a*"]}, ("public", 0), "does not match", id="public_glob"),
     ],
 )
 def test_invalid_manifest_names_the_field(
@@ -55,6 +57,25 @@ def test_invalid_manifest_names_the_field(
 
     assert [e.loc for e in caught.value.errors] == [loc]
     assert fragment in caught.value.errors[0].msg
+
+
+@pytest.mark.parametrize(
+    ("path", "public"),
+    [
+        pytest.param("", True, id="root"),
+        pytest.param("/", True, id="root_slash"),
+        pytest.param("static/app.js", True, id="below_folder"),
+        pytest.param("static/css/site.css", True, id="deeper"),
+        pytest.param("static", False, id="only_what_is_below"),
+        pytest.param("static/../plugin.py", False, id="dot_dot"),
+        pytest.param("statics/x", False, id="prefix_is_not_a_folder"),
+        pytest.param("api/tasks", False, id="unlisted"),
+    ],
+)
+def test_public_paths_are_exact_or_a_folder(path: str, public: bool) -> None:
+    manifest = parse_manifest({**VALID, "public": ["/", "/static/*"]})
+
+    assert manifest.is_public(path) is public
 
 
 def test_missing_fields_are_all_reported() -> None:

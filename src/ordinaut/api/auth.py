@@ -178,9 +178,13 @@ def utc_timestamp(instant: datetime) -> int:
     return int(instant.astimezone(UTC).timestamp())
 
 
-async def require_extension_scope(request: Request) -> Agent:
-    """Extension routes: the scope `ext:<id>:routes` (admin implied), checked before loading."""
+async def require_extension_scope(request: Request) -> Agent | None:
+    """Extension routes: the scope `ext:<id>:routes` (admin implied), checked before loading;
+    none for the GET of a path the extension's manifest lists as public (a page, a script)."""
     ext_id = request.path_params.get("ext_id", "")
+    path = request.path_params.get("path", "")
+    if request.app.state.extensions.is_public(ext_id, request.method, path):
+        return None
     return await require(f"ext:{ext_id}:routes")(request)
 
 

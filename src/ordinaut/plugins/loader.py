@@ -253,6 +253,12 @@ class ExtensionManager:
         record = self._records.get(ext_id)
         return record is not None and record.enabled
 
+    def is_public(self, ext_id: str, method: str, path: str) -> bool:
+        """A GET or HEAD of a path the enabled extension's manifest lists as public."""
+        record = self._records.get(ext_id)
+        manifest = record.found.manifest if record is not None and record.enabled else None
+        return method in ("GET", "HEAD") and manifest is not None and manifest.is_public(path)
+
     def context(self, ext_id: str) -> ExtensionContext | None:
         """The live context of a loaded extension (its router, tools, supervisor)."""
         record = self._records.get(ext_id)

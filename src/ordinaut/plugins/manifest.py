@@ -42,6 +42,11 @@ MANIFEST_SCHEMA: dict[str, Any] = {
             "items": {"enum": [c.value for c in Capability]},
             "uniqueItems": True,
         },
+        "public": {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^/([A-Za-z0-9_.-]+/)*([A-Za-z0-9_.-]+|\*)?$"},
+            "uniqueItems": True,
+        },
     },
 }
 
@@ -61,6 +66,19 @@ class Manifest(BaseModel):
     enabled: bool = True
     eager: bool = False
     grants: frozenset[Capability] = frozenset()
+    # paths under /ext/<id> whose GET and HEAD need no credential: `/` exactly, or `/static/*`
+    # for everything below. Only for files that hold no data (a web UI's page and scripts).
+    public: tuple[str, ...] = ()
+
+    def is_public(self, path: str) -> bool:
+        """Whether `path` (relative to /ext/<id>, no trailing slash needed) is listed public."""
+        path = "/" + path.strip("/")
+        if ".." in path.split("/"):
+            return False
+        return any(
+            path.startswith(entry[:-1]) if entry.endswith("/*") else path == entry
+            for entry in self.public
+        )
 
 
 def manifest_problems(document: object) -> list[FieldError]:

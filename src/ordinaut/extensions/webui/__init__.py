@@ -1,0 +1,1 @@
+"""The web UI extension: a page for people to see, create and run tasks."""
