@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -77,3 +78,22 @@ async def alice(make_agent: MakeAgent) -> Caller:
         "alice",
         ["tasks:read", "tasks:write", "runs:read", "tools:read", "events:publish", "events:read"],
     )
+
+
+AnotherProcess = Callable[[Settings], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def another_process(store: Store) -> AnotherProcess:
+    """`async with another_process(settings) as client:` another API app on the same database,
+    sharing nothing in memory with the first (its own caches and extensions; relay off)."""
+
+    @asynccontextmanager
+    async def start(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+        other = create_app(settings, store=store, relay=False)
+        async with LifespanManager(other):
+            transport = httpx.ASGITransport(app=other)
+            async with httpx.AsyncClient(transport=transport, base_url="http://other.test") as c:
+                yield c
+
+    return start

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -29,16 +27,6 @@ async def tokens_for(client: httpx.AsyncClient, caller: Any, scope: str | None =
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-@asynccontextmanager
-async def second_process(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    """Another API app on the same database: nothing shared in memory with the first."""
-    other = create_app(settings, store=store, relay=False)
-    async with LifespanManager(other):
-        transport = httpx.ASGITransport(app=other)
-        async with httpx.AsyncClient(transport=transport, base_url="http://other.test") as c:
-            yield c
 
 
 async def test_token_pair_carries_the_documented_claims(
@@ -167,20 +155,20 @@ async def test_revoke_refuses_tokens_it_did_not_sign(client: httpx.AsyncClient) 
 
 
 async def test_revocation_is_honoured_by_another_api_process(
-    client: httpx.AsyncClient, settings: Settings, store: Store, alice: Any
+    client: httpx.AsyncClient, settings: Settings, another_process: Any, alice: Any
 ) -> None:
     pair = await tokens_for(client, alice)
-    async with second_process(settings, store) as other:
+    async with another_process(settings) as other:
         assert (await other.get("/tasks", headers=bearer(pair["access_token"]))).status_code == 200
         await client.post("/agents/auth/revoke", json={"token": pair["access_token"]})
         assert (await other.get("/tasks", headers=bearer(pair["access_token"]))).status_code == 401
 
 
 async def test_rotating_a_secret_ends_the_old_secret_and_its_tokens_everywhere(
-    client: httpx.AsyncClient, settings: Settings, store: Store, admin: Any, alice: Any
+    client: httpx.AsyncClient, settings: Settings, another_process: Any, admin: Any, alice: Any
 ) -> None:
     pair = await tokens_for(client, alice)
-    async with second_process(settings, store) as other:
+    async with another_process(settings) as other:
         assert (await other.get("/tasks", headers=alice.headers)).status_code == 200  # cached
         rotated = await client.post(f"/agents/{alice.id}/credentials", headers=admin.headers)
         assert rotated.status_code == 200
