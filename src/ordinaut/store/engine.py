@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.rows import dict_row
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
@@ -192,18 +193,15 @@ async def fetch_row(
     """
     driver = await driver_of(conn)
     try:
-        cursor = await driver.execute(sql, params)
-        found = await cursor.fetchone()
+        # dict_row reads the column names straight off the result (no Column objects)
+        cursor = driver.cursor(row_factory=dict_row)
+        found = await (await cursor.execute(sql, params)).fetchone()
     except psycopg.Error:
         if not (driver.closed or driver.broken):
             raise
         replayed = (await conn.exec_driver_sql(sql, params)).mappings().first()
-        return _aware(dict(replayed)) if replayed is not None else None
-    if found is None or cursor.description is None:
-        return None
-    return _aware(
-        {column.name: value for column, value in zip(cursor.description, found, strict=True)}
-    )
+        found = dict(replayed) if replayed is not None else None
+    return _aware(found) if found is not None else None
 
 
 def _aware(row: dict[str, Any]) -> dict[str, Any]:
