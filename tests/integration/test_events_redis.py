@@ -96,6 +96,25 @@ async def test_payload_that_is_not_json_is_refused(bus: EventBus, prefix: str) -
     assert await bus.recent(prefix + "s") == []
 
 
+async def test_a_batch_is_published_in_order_up_to_its_first_failure(
+    bus: EventBus, prefix: str
+) -> None:
+    a, b = prefix + "a", prefix + "b"
+    events = [(a, "t", {"n": 0}), (a, "t", {"n": 1}), (b, "t", {"n": 2}), (a, "t", {"n": 3})]
+    outcome = await bus.publish_many(events)
+    assert outcome.error is None
+    assert [m.id for m in reversed(await bus.recent(a))] == [outcome.ids[i] for i in (0, 1, 3)]
+    assert [m.data["n"] for m in await bus.recent(b)] == [2]
+
+    stopped = await bus.publish_many(
+        [(b, "t", {"n": 4}), (a, "t", {"bad": object()}), (b, "t", {})]
+    )
+    assert isinstance(stopped.error, TypeError)
+    assert len(stopped.ids) == 1, "only the event before the failure"
+    assert [m.data["n"] for m in await bus.recent(b)] == [4, 2]
+    assert len(await bus.recent(a)) == 3
+
+
 async def test_two_consumers_in_a_group_split_the_stream(bus: EventBus, prefix: str) -> None:
     stream = prefix + "work"
     await bus.ensure_group(stream, "workers")

@@ -10,7 +10,7 @@ tests. Both hand out ids in Redis' `<milliseconds>-<sequence>` form.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,6 +49,19 @@ class ConsumerGroupMissing(OrdinautError):
         )
 
 
+OutgoingEvent = tuple[str, str, dict[str, Any]]
+"""(stream, type, data): one event for `publish_many`."""
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What `publish_many` got onto the bus: the ids of the first `len(ids)` events, in order,
+    and the error that stopped it (None when every event was published)."""
+
+    ids: list[str]
+    error: Exception | None = None
+
+
 class EventBus(Protocol):
     """Streams of JSON events with consumer groups (Redis Streams semantics)."""
 
@@ -57,6 +70,14 @@ class EventBus(Protocol):
     ) -> str:
         """Append an event and return its id; `maxlen` trims approximately (at least that
         many newest entries stay; the in-process bus trims exactly)."""
+        ...
+
+    async def publish_many(
+        self, events: Sequence[OutgoingEvent], *, maxlen: int | None = None
+    ) -> BatchOutcome:
+        """Append events in order in as few round trips as the bus allows, stopping at the
+        first failure. Events after the failed one may have been appended too: whoever
+        retries the rest delivers them at least once."""
         ...
 
     async def ensure_group(self, stream: str, group: str, start: str = "$") -> None:

@@ -10,15 +10,17 @@ Retention (`maxlen`) is exact here, which is one of the outcomes Redis' approxim
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ordinaut.core.clock import Clock, SystemClock
 from ordinaut.events.bus import (
     ENTRY_FIELD,
+    BatchOutcome,
     BusMessage,
     ConsumerGroupMissing,
+    OutgoingEvent,
     decode_entry,
     encode_entry,
     format_stream_id,
@@ -98,6 +100,17 @@ class InMemoryBus:
             self._trim(target, maxlen)
         self._notify()
         return format_stream_id(entry_id)
+
+    async def publish_many(
+        self, events: Sequence[OutgoingEvent], *, maxlen: int | None = None
+    ) -> BatchOutcome:
+        ids: list[str] = []
+        for stream, type, data in events:
+            try:
+                ids.append(await self.publish(stream, type, data, maxlen=maxlen))
+            except Exception as exc:  # a payload that is not JSON stops the batch there
+                return BatchOutcome(ids, exc)
+        return BatchOutcome(ids)
 
     async def ensure_group(self, stream: str, group: str, start: str = "$") -> None:
         target = self._streams.setdefault(stream, _Stream())

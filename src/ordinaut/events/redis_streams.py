@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import groupby
 from typing import Any
 
 from redis.asyncio import Redis
@@ -23,9 +24,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ordinaut.events.bus import (
     ENTRY_FIELD,
+    BatchOutcome,
     BusMessage,
     ConsumerGroupMissing,
     EventBusUnavailable,
+    OutgoingEvent,
     decode_entry,
     encode_entry,
 )
@@ -78,6 +81,30 @@ class RedisStreamsBus:
             async with self._deadline():
                 entry_id = await self._redis.xadd(stream, fields, maxlen=maxlen, approximate=True)
         return str(entry_id)
+
+    async def publish_many(
+        self, events: Sequence[OutgoingEvent], *, maxlen: int | None = None
+    ) -> BatchOutcome:
+        """One pipelined round trip per run of consecutive events on the same stream. A
+        stream-wide refusal (WRONGTYPE) fails a whole run, so the published ids stay a
+        prefix; a connection lost mid-run leaves its run unknown and it is sent again."""
+        ids: list[str] = []
+        for stream, run in groupby(events, key=lambda event: event[0]):
+            try:
+                with _redis_errors("publish", stream):
+                    async with self._deadline():
+                        pipe = self._redis.pipeline(transaction=False)
+                        for _, type, data in run:
+                            fields: dict[Any, Any] = {ENTRY_FIELD: encode_entry(type, data)}
+                            pipe.xadd(stream, fields, maxlen=maxlen, approximate=True)
+                        replies = await pipe.execute(raise_on_error=False)
+            except Exception as exc:
+                return BatchOutcome(ids, exc)
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    return BatchOutcome(ids, reply)
+                ids.append(str(reply))
+        return BatchOutcome(ids)
 
     async def ensure_group(self, stream: str, group: str, start: str = "$") -> None:
         try:

@@ -76,15 +76,16 @@ class OutboxRelay(LoopComponent):
 
     async def _publish(self, rows: list[dict[str, Any]]) -> tuple[list[int], Exception | None]:
         """Publish rows in order until one fails; the ids the bus took, and the failure."""
-        done: list[int] = []
-        for row in rows:
-            data = dict(row["payload"]) | {"occurred_at": row["created_at"].isoformat()}
-            try:
-                await self.bus.publish(row["stream"], row["event_type"], data, maxlen=STREAM_MAXLEN)
-            except Exception as exc:
-                return done, exc
-            done.append(row["id"])
-        return done, None
+        events = [
+            (
+                row["stream"],
+                row["event_type"],
+                row["payload"] | {"occurred_at": row["created_at"].isoformat()},
+            )
+            for row in rows
+        ]
+        outcome = await self.bus.publish_many(events, maxlen=STREAM_MAXLEN)
+        return [row["id"] for row in rows[: len(outcome.ids)]], outcome.error
 
     async def run(self) -> None:
         delay = self.idle_seconds
