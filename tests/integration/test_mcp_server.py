@@ -85,7 +85,7 @@ async def test_an_assistant_schedules_a_task_and_the_api_sees_it(
     secret = await secret_for(store, "assistant", WRITER)
     async with mcp_client(base_url, secret) as client:
         listed = {tool.name for tool in (await client.list_tools()).tools}
-        assert {"create_task", "preview_schedule", "run_task_now", "list_runs"} <= listed
+        assert {"create_task", "preview_schedule", "run_task_now", "snooze_task"} <= listed
         preview = data(
             await client.call_tool(
                 "preview_schedule",
@@ -97,6 +97,12 @@ async def test_an_assistant_schedules_a_task_and_the_api_sees_it(
         created = data(await client.call_tool("create_task", {"task": TASK}))
         queued = data(await client.call_tool("run_task_now", {"task_id": created["id"]}))
         assert queued["success"] is True
+        later = data(
+            await client.call_tool("snooze_task", {"task_id": created["id"], "delay_seconds": 60})
+        )
+        assert later["details"]["moved"] == 1, "the run-now occurrence moved a minute later"
+        upcoming = data(await client.call_tool("task_schedule", {"task_id": created["id"]}))
+        assert [o["local"][11:16] for o in upcoming["occurrences"]] == ["09:00"] * 5
         mine = data(await client.call_tool("list_tasks", {}))
     assert [t["id"] for t in mine["items"]] == [created["id"]]
     async with httpx.AsyncClient(base_url=base_url) as http:

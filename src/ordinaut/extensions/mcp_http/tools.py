@@ -21,7 +21,7 @@ from ordinaut.core.states import DstGap, DstOverlap, ScheduleKind
 from ordinaut.services import runs, tasks
 from ordinaut.services.context import ServiceContext
 from ordinaut.services.events import publish_event
-from ordinaut.services.schedules import preview_unsaved
+from ordinaut.services.schedules import preview_task, preview_unsaved
 from ordinaut.services.task_inputs import TaskDraft, TaskPatch
 
 T = TypeVar("T")
@@ -108,6 +108,16 @@ def _action_tools(server: MCPServer, ctx: ServiceContext) -> None:
     for name, (description, action) in actions.items():
         server.tool(name=name, description=description)(_action_tool(ctx, action))
 
+    @server.tool(description="Move a task's pending runs later (or its next one, if none).")
+    async def snooze_task(
+        task_id: TaskId,
+        mcp: Context,
+        delay_seconds: int = Field(ge=1, le=604_800, description="1 second to 7 days"),
+        reason: str | None = Field(None, max_length=500),
+    ) -> Json:
+        agent = caller(mcp, "tasks:write")
+        return asdict(await answer(tasks.snooze(ctx, agent, task_id, delay_seconds, reason)))
+
 
 def _action_tool(
     ctx: ServiceContext, action: Callable[..., Awaitable[tasks.ActionResult]]
@@ -120,6 +130,13 @@ def _action_tool(
 
 
 def _schedule_tools(server: MCPServer, ctx: ServiceContext) -> None:
+    @server.tool(description="A saved task's next occurrences, with DST notes.")
+    async def task_schedule(
+        task_id: TaskId, mcp: Context, count: int = Field(5, ge=1, le=100)
+    ) -> Json:
+        task = await answer(tasks.get_task(ctx, caller(mcp, "tasks:read"), task_id))
+        return {"occurrences": preview_task(task, ctx.clock.now(), count)}
+
     @server.tool(
         description="The next occurrences of a schedule (cron, rrule, once) before saving it, "
         "each with its local time, UTC instant, offset and DST note."
