@@ -77,6 +77,8 @@ def test_a_person_creates_runs_and_pauses_a_task(browser: Browser, up: UpProcess
 
     row.get_by_role("button", name="run now").click()
     expect(page.locator("#detail-title")).to_have_text("browser task")
+    expect(page.locator("#upcoming li")).to_have_count(5)
+    expect(page.locator("#upcoming li").first).to_contain_text("09:00")
     expect(page.locator("#runs .ok")).to_have_text("succeeded", timeout=20_000)
     expect(page.locator("#runs pre").first).to_contain_text('"message": "hello"')
 

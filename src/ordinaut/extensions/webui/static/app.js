@@ -119,7 +119,11 @@ async function selectTask(task) {
 async function loadRuns(task) {
   $("detail").hidden = false;
   $("detail-title").textContent = task.title;
-  const page = await api("GET", `/runs?task_id=${task.id}&include_errors=true&limit=50`);
+  const [schedule, page] = await Promise.all([
+    api("GET", `/tasks/${task.id}/schedule?count=5`),
+    api("GET", `/runs?task_id=${task.id}&include_errors=true&limit=50`),
+  ]);
+  $("upcoming").replaceChildren(...schedule.occurrences.map(occurrenceItem));
   const body = $("runs");
   body.replaceChildren();
   for (const run of page.items) {
@@ -133,6 +137,12 @@ async function loadRuns(task) {
     pre.textContent = JSON.stringify(run.output, null, 2);
     cell(row, "").append(pre);
   }
+}
+
+function occurrenceItem(o) {
+  const item = document.createElement("li");
+  item.textContent = `${o.local} (${o.utc} UTC)${o.note ? ` — ${o.note}` : ""}`;
+  return item;
 }
 
 // ------------------------------------------------------------------ new task
@@ -163,11 +173,7 @@ async function preview() {
       schedule_kind: task.schedule_kind, schedule_expr: task.schedule_expr,
       timezone: task.timezone, count: 5,
     });
-    for (const o of result.occurrences) {
-      const item = document.createElement("li");
-      item.textContent = `${o.local} (${o.utc} UTC)${o.note ? ` — ${o.note}` : ""}`;
-      list.append(item);
-    }
+    list.append(...result.occurrences.map(occurrenceItem));
     $("form-error").textContent = "";
   } catch (error) {
     $("form-error").textContent = error.message;
