@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -402,3 +403,39 @@ async def cancel(
 def task_view(task: Task) -> dict[str, Any]:
     """The public JSON form of a task (the API's Task schema)."""
     return asdict(task)
+
+
+@dataclass(frozen=True)
+class TaskAction:
+    """An action on one task that takes nothing but its id: the REST API and the MCP server
+    both offer every one of them, from this table."""
+
+    name: str  # the REST path segment: POST /tasks/{id}/<name>
+    summary: str
+    description: str
+    run: Callable[[ServiceContext, Agent, str, str | None], Awaitable[ActionResult]]
+    may_conflict: bool = True  # whether some task state refuses it (409)
+
+
+ACTIONS = (
+    TaskAction(
+        "run_now",
+        "Run now",
+        "Queue one occurrence for right now (also while paused); details hold its `due_work_id`.",
+        run_now,
+    ),
+    TaskAction("pause", "Pause", "Stop the task's schedule until it is resumed.", pause),
+    TaskAction(
+        "resume",
+        "Resume",
+        "Resume from now: occurrences that fell due while paused are recorded as missed.",
+        resume,
+    ),
+    TaskAction(
+        "cancel",
+        "Cancel (final)",
+        "Cancel for good; pending occurrences are canceled, runs and the ledger are kept.",
+        cancel,
+        may_conflict=False,
+    ),
+)

@@ -116,15 +116,6 @@ async def delete_task(request: Request, agent: Writer, task_id: TaskId) -> Respo
 
 
 @router.post(
-    "/tasks/{task_id}/run_now", response_model=ActionOut, summary="Run now", responses=CONFLICT
-)
-async def run_now(request: Request, agent: Writer, task_id: TaskId) -> ActionOut:
-    """Queue one occurrence for right now (also while paused); details hold its `due_work_id`."""
-    result = await tasks.run_now(_ctx(request), agent, str(task_id), _request_id(request))
-    return ActionOut.model_validate(result)
-
-
-@router.post(
     "/tasks/{task_id}/snooze",
     response_model=ActionOut,
     summary="Delay pending occurrences",
@@ -147,30 +138,25 @@ async def snooze(
     return ActionOut.model_validate(result)
 
 
-@router.post(
-    "/tasks/{task_id}/pause", response_model=ActionOut, summary="Pause", responses=CONFLICT
-)
-async def pause(request: Request, agent: Writer, task_id: TaskId) -> ActionOut:
-    result = await tasks.pause(_ctx(request), agent, str(task_id), _request_id(request))
-    return ActionOut.model_validate(result)
+def _action_route(action: tasks.TaskAction) -> None:
+    async def act(request: Request, agent: Writer, task_id: TaskId) -> ActionOut:
+        result = await action.run(_ctx(request), agent, str(task_id), _request_id(request))
+        return ActionOut.model_validate(result)
+
+    router.add_api_route(
+        f"/tasks/{{task_id}}/{action.name}",
+        act,
+        methods=["POST"],
+        name=action.name,
+        response_model=ActionOut,
+        summary=action.summary,
+        description=action.description,
+        responses=CONFLICT if action.may_conflict else MISSING,
+    )
 
 
-@router.post(
-    "/tasks/{task_id}/resume", response_model=ActionOut, summary="Resume", responses=CONFLICT
-)
-async def resume(request: Request, agent: Writer, task_id: TaskId) -> ActionOut:
-    """Resume from now: occurrences that fell due while paused are recorded as missed."""
-    result = await tasks.resume(_ctx(request), agent, str(task_id), _request_id(request))
-    return ActionOut.model_validate(result)
-
-
-@router.post(
-    "/tasks/{task_id}/cancel", response_model=ActionOut, summary="Cancel (final)", responses=MISSING
-)
-async def cancel(request: Request, agent: Writer, task_id: TaskId) -> ActionOut:
-    """Cancel for good; pending occurrences are canceled, runs and the ledger are kept."""
-    result = await tasks.cancel(_ctx(request), agent, str(task_id), _request_id(request))
-    return ActionOut.model_validate(result)
+for _action in tasks.ACTIONS:
+    _action_route(_action)
 
 
 @router.get(

@@ -96,17 +96,9 @@ def _task_tools(server: MCPServer, ctx: ServiceContext) -> None:
 
 
 def _action_tools(server: MCPServer, ctx: ServiceContext) -> None:
-    actions: dict[str, tuple[str, Callable[..., Awaitable[tasks.ActionResult]]]] = {
-        "run_task_now": ("Queue one run of a task now, whatever its schedule.", tasks.run_now),
-        "pause_task": ("Stop a task's schedule until it is resumed.", tasks.pause),
-        "resume_task": (
-            "Resume a paused task from now (missed runs are not made up).",
-            tasks.resume,
-        ),
-        "cancel_task": ("Cancel a task for good; its queued runs are dropped.", tasks.cancel),
-    }
-    for name, (description, action) in actions.items():
-        server.tool(name=name, description=description)(_action_tool(ctx, action))
+    for action in tasks.ACTIONS:
+        name = "run_task_now" if action.name == "run_now" else f"{action.name}_task"
+        server.tool(name=name, description=action.description)(_action_tool(ctx, action))
 
     @server.tool(description="Move a task's pending runs later (or its next one, if none).")
     async def snooze_task(
@@ -120,11 +112,10 @@ def _action_tools(server: MCPServer, ctx: ServiceContext) -> None:
 
 
 def _action_tool(
-    ctx: ServiceContext, action: Callable[..., Awaitable[tasks.ActionResult]]
+    ctx: ServiceContext, action: tasks.TaskAction
 ) -> Callable[[TaskId, Context], Awaitable[Json]]:
     async def act(task_id: TaskId, mcp: Context) -> Json:
-        result = await answer(action(ctx, caller(mcp, "tasks:write"), task_id))
-        return asdict(result)
+        return asdict(await answer(action.run(ctx, caller(mcp, "tasks:write"), task_id, None)))
 
     return act
 
